@@ -1,0 +1,149 @@
+"""`load_model`: one entry point for both models, real or stand-in weights.
+
+Not handled: GPUs (the book runs on CPU), batching, models other than the two in
+:mod:`llmbook.specs`. Attention is always eager, the only implementation that
+materialises attention probabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .specs import ModelSpec, get_spec
+from .tokenizers import display_tokens, encode_prompt, offline_tokenizer
+from .weights import (
+    STANDIN_SEED, WeightsChoice, WeightsUnavailable, choose_weights, fill_standin_,
+    hub_reachable, unavailable_message,
+)
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to capture: ``lm.model``, ``lm.tokenizer``, ``lm.is_standin``."""
+
+    spec: ModelSpec
+    model: object = field(repr=False)
+    tokenizer: object = field(repr=False)
+    weights: WeightsChoice
+    dtype: str
+    revision: str | None = None      # hub commit of real weights, when known
+    load_seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_standin(self) -> bool:
+        return self.weights.kind == "standin"
+
+    @property
+    def weights_label(self) -> str:
+        """Short human label: what a figure caption says about its weights."""
+        if self.is_standin:
+            return f"stand-in weights ({self.weights.source}, random, real architecture)"
+        rev = f"@{self.revision[:10]}" if self.revision else ""
+        return f"real weights ({self.weights.source}{rev})"
+
+    def encode(self, prompt: str, chat: bool = False) -> list[int]:
+        return encode_prompt(self.spec, self.tokenizer, prompt, chat=chat)
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        return display_tokens(self.tokenizer, ids)
+
+
+def load_model(name: str, weights: str | None = None, *, source: str | None = None,
+               dtype: str | None = None, seed: int = STANDIN_SEED,
+               config_overrides: dict | None = None) -> LoadedModel:
+    """Load ``name`` ("distilgpt2" | "tinyllama") with the weights policy of CONTRACTS §2.
+
+    ``source`` is a hub id or a local folder (``save_pretrained`` output) for real
+    weights. ``config_overrides`` shrinks a stand-in (tests, quick experiments);
+    it is refused for real weights, whose config is the checkpoint's. Results are
+    memoised per process, so chapters may call this freely.
+    """
+    overrides = tuple(sorted((config_overrides or {}).items()))
+    return _load(name, weights, source, dtype, seed, overrides)
+
+
+@lru_cache(maxsize=2)
+def _load(name, weights, source, dtype, seed, overrides) -> LoadedModel:
+    spec = get_spec(name)
+    dtype = dtype or spec.dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    choice = choose_weights(spec, weights, source, seed)
+    start = time.perf_counter()
+    if choice.kind == "standin":
+        model, tok, rev = _standin(spec, dtype, seed, dict(overrides)), offline_tokenizer(spec), None
+    else:
+        if overrides:
+            raise ValueError("config_overrides only apply to stand-in weights")
+        model, tok, rev = _real(spec, choice.source, dtype)
+    model.eval()
+    return LoadedModel(spec, model, tok, choice, dtype, rev, time.perf_counter() - start)
+
+
+def _config(spec: ModelSpec, overrides: dict):
+    from transformers import GPT2Config, LlamaConfig
+
+    cls = GPT2Config if spec.arch == "gpt2" else LlamaConfig
+    return cls(**{**spec.config, **overrides}, attn_implementation="eager")
+
+
+def _model_class(spec: ModelSpec):
+    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+
+    return GPT2LMHeadModel if spec.arch == "gpt2" else LlamaForCausalLM
+
+
+def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
+    """The real architecture, allocated without torch's slow init, then seeded."""
+    import torch
+    from transformers.initialization import no_init_weights
+
+    with no_init_weights():
+        model = _model_class(spec)(_config(spec, overrides))
+    model = model.to(getattr(torch, dtype))
+    fill_standin_(model, seed)
+    return model
+
+
+def _real(spec: ModelSpec, source: str, dtype: str):
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    local = Path(source).is_dir()
+    offline = not local and not hub_reachable()
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=offline)
+    except Exception as err:  # noqa: BLE001 - every failure here means "no weights"
+        raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
+    check_architecture(spec, config, source)
+    try:
+        model = _model_class(spec).from_pretrained(
+            source, dtype=getattr(torch, dtype), attn_implementation="eager",
+            local_files_only=offline,
+        )
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+    except Exception as err:  # noqa: BLE001
+        raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
+    if spec.chat_template and not getattr(tok, "chat_template", None):
+        tok.chat_template = spec.chat_template
+    return model, tok, getattr(config, "_commit_hash", None)
+
+
+def check_architecture(spec: ModelSpec, config, source: str) -> None:
+    """Refuse a checkpoint whose shapes are not the spec's, naming every mismatch."""
+    expected = _config(spec, {})
+    keys = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers",
+            "num_attention_heads", "num_key_value_heads", "intermediate_size")
+    wrong = [f"{k}={getattr(config, k, None)!r} (expected {getattr(expected, k, None)!r})"
+             for k in keys if getattr(config, k, None) != getattr(expected, k, None)]
+    if wrong:
+        raise ValueError(f"{source} does not hold a {spec.name} checkpoint: " + ", ".join(wrong))
