@@ -27,12 +27,12 @@ from .lens import logit_lens
 from .provenance import provenance
 from .trace import Trace
 
-# user-facing per-block fields -> the hook fields they are built from
+# user-facing per-head fields -> the hook fields they are built from (all views of a
+# block's Q/K/V are built together, so each needs every projection)
+_QKV_HOOKS = {"gpt2": ("qkv",), "llama": ("q_pre_rope", "k_pre_rope", "v", "rope")}
 DERIVED = {
-    "gpt2": {"q": ("qkv",), "k": ("qkv",), "v": ("qkv",), "scores": ("qkv",)},
-    "llama": {"q": ("q_pre_rope", "rope"), "k": ("k_pre_rope", "rope"), "v": ("v",),
-              "scores": ("q_pre_rope", "k_pre_rope", "rope"),
-              "q_pre_rope": ("q_pre_rope",), "k_pre_rope": ("k_pre_rope",)},
+    "gpt2": dict.fromkeys(("q", "k", "v", "scores"), _QKV_HOOKS["gpt2"]),
+    "llama": dict.fromkeys(("q", "k", "v", "scores", "q_pre_rope", "k_pre_rope"), _QKV_HOOKS["llama"]),
 }
 HIDDEN_HOOK_FIELDS = {"qkv", "rope", "resid_in", "resid_out"}  # used, never stored as is
 
@@ -92,12 +92,16 @@ def capture(lm, prompt: str, *, chat: bool | None = None, max_new_tokens: int = 
     extra = {"prompt_pass_seconds": round(prompt_seconds, 4)}
     extra.update(_scores_check(arrays))
     if lens:
-        arrays.update(logit_lens(lm, arrays["residual"], k=alternatives))
+        arrays.update(logit_lens(lm, arrays["residual"], k=alternatives,
+                                 answer=arrays["logits"].argmax(-1)))
     if check:
         extra["logits_max_abs_diff_vs_plain_call"] = _plain_call_diff(lm, x, arrays["logits"])
     steps, generated, loop_attn = _generate(lm, out.logits[0, -1], cache, len(ids),
                                             max_new_tokens, sampling, alternatives)
     arrays.update(loop_attn)
+    shown = set(ids) | set(generated) | {i for s in steps for i in s["top_ids"]}
+    if "lens_top_ids" in arrays:
+        shown |= set(np.unique(arrays["lens_top_ids"]).tolist())
     return Trace(
         model_name=spec.name, is_standin=lm.is_standin, token_ids=ids, tokens=lm.tokens(ids),
         generated_ids=generated, arrays=arrays, config=model_facts(lm),
@@ -105,6 +109,7 @@ def capture(lm, prompt: str, *, chat: bool | None = None, max_new_tokens: int = 
                   "sampling": asdict(sampling), "keep": sorted(fields),
                   "layers": sorted(layer_set), "lens": lens, "alternatives": alternatives},
         steps=steps, provenance=provenance(lm, **extra),
+        vocab={str(i): t for i, t in zip(sorted(shown), lm.tokens(sorted(shown)))},
     )
 
 

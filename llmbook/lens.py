@@ -16,29 +16,34 @@ def final_norm_module(lm):
     return m.transformer.ln_f if lm.spec.arch == "gpt2" else m.model.norm
 
 
-def logit_lens(lm, residual: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+def logit_lens(lm, residual: np.ndarray, k: int = 10, answer: np.ndarray | None = None,
+               chunk_rows: int = 256) -> dict[str, np.ndarray]:
     """Top-k per layer and position, and each layer's probability of the final answer.
 
-    residual: [L+1, T, d]. Returns ``lens_top_ids`` [L+1, T, k] (int32),
-    ``lens_top_probs`` [L+1, T, k] and ``lens_final_prob`` [L+1, T]: the probability
-    each layer gives to the token the last layer ranks first at that position.
+    residual: [L+1, T, d]. ``answer`` [T]: the token the model finally ranks first
+    at each position (default: read off the last layer). Rows of all layers go
+    through the head together, ``chunk_rows`` at a time: the head's weights are
+    read once per chunk, not once per layer, and memory stays bounded.
+    Returns ``lens_top_ids`` [L+1, T, k] (int32), ``lens_top_probs`` [L+1, T, k],
+    ``lens_final_prob`` [L+1, T].
     """
     import torch
 
+    n, T, d = residual.shape
     dtype = next(lm.model.parameters()).dtype
     norm, head = final_norm_module(lm), lm.model.lm_head
-    ids, vals, answer = [], [], None
-    per_layer = []
+    rows = torch.from_numpy(np.ascontiguousarray(residual).reshape(n * T, d)).to(dtype)  # [(L+1)*T, d]
     with torch.no_grad():
-        for layer in range(residual.shape[0] - 1, -1, -1):       # last first: it fixes the answer
-            x = torch.from_numpy(np.ascontiguousarray(residual[layer])).to(dtype)  # [T, d]
-            probs = torch.softmax(head(norm(x)).float(), dim=-1)                   # [T, V]
-            if answer is None:
-                answer = probs.argmax(dim=-1)                                      # [T]
+        if answer is None:
+            answer = head(norm(rows[-T:])).argmax(-1).numpy()
+        want = torch.from_numpy(np.tile(np.asarray(answer), n))[:, None]               # [(L+1)*T, 1]
+        ids, vals, final = [], [], []
+        for start in range(0, n * T, chunk_rows):
+            probs = torch.softmax(head(norm(rows[start:start + chunk_rows])).float(), dim=-1)
             top = probs.topk(k, dim=-1)
-            ids.append(top.indices.to(torch.int32).numpy())
-            vals.append(top.values.numpy())
-            per_layer.append(probs.gather(-1, answer[:, None])[:, 0].numpy())
-    return {"lens_top_ids": np.stack(ids[::-1]),          # one layer's probs in memory at a time
-            "lens_top_probs": np.stack(vals[::-1]),
-            "lens_final_prob": np.stack(per_layer[::-1])}
+            ids.append(top.indices.to(torch.int32))
+            vals.append(top.values)
+            final.append(probs.gather(-1, want[start:start + chunk_rows])[:, 0])
+    return {"lens_top_ids": torch.cat(ids).reshape(n, T, k).numpy(),
+            "lens_top_probs": torch.cat(vals).reshape(n, T, k).numpy(),
+            "lens_final_prob": torch.cat(final).reshape(n, T).numpy()}

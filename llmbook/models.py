@@ -107,8 +107,9 @@ def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
     import torch
     from transformers.initialization import no_init_weights
 
-    with no_init_weights():
+    with no_init_weights():          # also skips tying: tie explicitly (GPT-2's head is wte)
         model = _model_class(spec)(_config(spec, overrides))
+    model.tie_weights()
     model = model.to(getattr(torch, dtype))
     fill_standin_(model, seed)
     return model

@@ -91,14 +91,19 @@ def format_chat(spec: ModelSpec, tokenizer, message: str) -> str:
     )
 
 
+def check_prompt(prompt) -> None:
+    """Refuse what no model can read: not a string, or only whitespace."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the prompt is empty: give the model at least one token to read")
+
+
 def encode_prompt(spec: ModelSpec, tokenizer, prompt: str, chat: bool = False) -> list[int]:
     """Ids exactly as fed to the model: [BOS] + tokens of the (templated) text.
 
     Raises ValueError for an empty prompt (there is nothing to predict from) and for
     one longer than the model's context.
     """
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("the prompt is empty: give the model at least one token to read")
+    check_prompt(prompt)
     text = format_chat(spec, tokenizer, prompt) if chat else prompt
     ids = list(tokenizer.encode(text, add_special_tokens=False))
     if spec.add_bos:

@@ -41,6 +41,7 @@ class Trace:
     settings: dict = field(default_factory=dict)     # prompt, chat, sampling, filter
     steps: list[dict] = field(default_factory=list)  # generation loop, one dict per step
     provenance: dict = field(default_factory=dict)
+    vocab: dict = field(default_factory=dict)        # "id" -> display string, for every id shown
 
     # --- the contract's fields ------------------------------------------------
     @property
@@ -65,6 +66,10 @@ class Trace:
     def generated_tokens(self) -> list[str]:
         return [s["token"] for s in self.steps if s.get("token_id") is not None]
 
+    def token_str(self, token_id: int) -> str:
+        """Display string of any id the trace refers to (prompt, lens, alternatives)."""
+        return self.vocab[str(int(token_id))]
+
     def block(self, layer: int, name: str) -> np.ndarray:
         """Per-block detail, e.g. ``tr.block(3, "q")`` -> [H, T, dh]."""
         key = f"blocks.{layer}.{name}"
@@ -86,7 +91,7 @@ class Trace:
             "format": FORMAT, "model_name": self.model_name, "is_standin": self.is_standin,
             "token_ids": self.token_ids, "tokens": self.tokens, "generated_ids": self.generated_ids,
             "config": self.config, "settings": self.settings, "steps": self.steps,
-            "provenance": self.provenance, "arrays_sha256": arrays_digest(self.arrays),
+            "provenance": self.provenance, "vocab": self.vocab, "arrays_sha256": arrays_digest(self.arrays),
         }
 
     def save(self, path) -> Path:
@@ -127,7 +132,7 @@ class Trace:
             raise TraceError(f"{path}: array contents do not match their recorded SHA-256; "
                              "the file was modified after it was written")
         fields = ("model_name", "is_standin", "token_ids", "tokens", "generated_ids",
-                  "config", "settings", "steps", "provenance")
+                  "config", "settings", "steps", "provenance", "vocab")
         return cls(arrays=arrays, **{k: meta[k] for k in fields})
 
 

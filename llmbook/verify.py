@@ -13,23 +13,42 @@ Not handled: batches, sliding-window attention, rope scaling variants.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 
-def _w(lm, name: str) -> np.ndarray:
-    return lm.model.get_parameter(name).detach().double().numpy()
+def _w(lm, name: str, rows: slice | None = None) -> np.ndarray:
+    """A weight by its checkpoint name, as float64 (only ``rows`` of it, when given)."""
+    t = lm.model.get_parameter(name).detach()
+    return (t if rows is None else t[rows]).double().numpy()
 
 
 def _prefix(lm, layer: int) -> str:
     return f"transformer.h.{layer}." if lm.spec.arch == "gpt2" else f"model.layers.{layer}."
 
 
-def _diff(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+class Check(NamedTuple):
+    """One comparison: recomputed vs captured."""
+
+    max_abs_diff: float    # max |recomputed - captured|; inf when masks (-inf) disagree
+    scale: float           # max |captured|: what the difference is relative to
+
+    @property
+    def rel(self) -> float:
+        return self.max_abs_diff / max(self.scale, 1e-30)
+
+    def ok(self, rel_tol: float = 1e-5) -> bool:
+        return self.rel <= rel_tol
+
+
+def _diff(mine, captured) -> Check:
+    a, b = np.asarray(mine, np.float64), np.asarray(captured, np.float64)
     finite = np.isfinite(a) & np.isfinite(b)
+    scale = float(np.abs(b[finite]).max()) if finite.any() else 0.0
     if not np.array_equal(np.isfinite(a), np.isfinite(b)):
-        return float("inf")
-    return float(np.abs(a[finite] - b[finite]).max()) if finite.any() else 0.0
+        return Check(float("inf"), scale)
+    return Check(float(np.abs(a[finite] - b[finite]).max()) if finite.any() else 0.0, scale)
 
 
 # --- the maths, from the definitions -------------------------------------------
@@ -102,7 +121,7 @@ def _head_qkv(lm, layer, head, h):
         cols = lambda sec: qkv[:, sec * d + head * dh: sec * d + (head + 1) * dh]   # noqa: E731
         return cols(0), cols(1), cols(2)
     kv = head // (H // c.num_key_value_heads)                      # GQA: the KV head this head reads
-    rows = lambda name, j: _w(lm, p + f"self_attn.{name}.weight")[j * dh:(j + 1) * dh]  # noqa: E731
+    rows = lambda name, j: _w(lm, p + f"self_attn.{name}.weight", slice(j * dh, (j + 1) * dh))  # noqa: E731
     theta = c.rope_parameters["rope_theta"]
     q = rope(h @ rows("q_proj", head).T, theta)
     k = rope(h @ rows("k_proj", kv).T, theta)
@@ -131,7 +150,7 @@ def _ffn(lm, layer, h):
 
 # --- the checks the book runs -------------------------------------------------
 
-def verify_attention_head(lm, tr, layer: int, head: int) -> dict[str, float]:
+def verify_attention_head(lm, tr, layer: int, head: int) -> dict[str, Check]:
     """One head: Q (and K), Q·Kᵀ/√dh with the mask, softmax, ·V, against the capture."""
     x = tr.residual[layer].astype(np.float64)                      # [T, d] captured input
     q, k, v = _head_qkv(lm, layer, head, _norm1(lm, layer, x))
@@ -147,7 +166,7 @@ def verify_attention_head(lm, tr, layer: int, head: int) -> dict[str, float]:
     return result
 
 
-def verify_ffn(lm, tr, layer: int) -> dict[str, float]:
+def verify_ffn(lm, tr, layer: int) -> dict[str, Check]:
     """The feed-forward network from the captured residual after attention."""
     mid = tr.block(layer, "resid_mid").astype(np.float64)          # [T, d]
     hidden, out = _ffn(lm, layer, _norm2(lm, layer, mid))
@@ -156,7 +175,7 @@ def verify_ffn(lm, tr, layer: int) -> dict[str, float]:
             "ffn_out": _diff(out, tr.block(layer, "ffn_out"))}
 
 
-def verify_block(lm, tr, layer: int) -> dict[str, float]:
+def verify_block(lm, tr, layer: int) -> dict[str, Check]:
     """A whole block: residual[layer] in, residual[layer + 1] out."""
     x = tr.residual[layer].astype(np.float64)
     mid = x + _attention_block(lm, layer, _norm1(lm, layer, x))
@@ -177,7 +196,7 @@ def verify_lm_head(lm, tr) -> dict:
             "top_token_matches": bool(logits.argmax() == tr.logits[-1].argmax())}
 
 
-def verify_all(lm, tr, layer: int, head: int) -> dict[str, float]:
+def verify_all(lm, tr, layer: int, head: int) -> dict[str, Check]:
     """Every check at one layer/head, flattened: what a chapter prints as a table."""
     out = {f"attention head {layer}.{head}: {k}": v for k, v in verify_attention_head(lm, tr, layer, head).items()}
     out.update({f"FFN {layer}: {k}": v for k, v in verify_ffn(lm, tr, layer).items()})

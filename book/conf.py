@@ -1,0 +1,139 @@
+"""Sphinx configuration of the llmbook book.
+
+Three pieces work together here:
+
+- myst-nb executes the chapters (``*.md`` with ``{code-cell}``) through
+  jupyter-cache. jupyter-cache keys only on cell source, so the cache folder is
+  named after a hash of the ``llmbook`` package's source: editing the package
+  re-executes every chapter, an unchanged tree re-executes nothing.
+- sphinx-gallery renders ``../gallery/plot_*.py`` into ``auto_examples/``. Its
+  ``.ipynb``/``.py``/``.zip`` outputs are excluded from Sphinx sources so myst-nb
+  never parses (or executes) them a second time, and its stale-example check is
+  widened to the same package hash.
+- plotly figures render through llmbook's "llmbook" renderer (a ``<div>`` plus
+  ``Plotly.newPlot``); ``plotly.min.js`` is copied once into ``_static`` from the
+  installed plotly package and added only to pages that draw a figure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parent
+ROOT = BOOK.parent
+sys.path.insert(0, str(ROOT))  # the chapters' kernels import llmbook from this checkout
+
+import plotly  # noqa: E402
+
+import llmbook.figures  # noqa: E402,F401  (selects the plotly renderer for gallery scripts)
+from llmbook.provenance import package_source_digest  # noqa: E402
+
+project = "llmbook"
+author = "the llmbook authors"
+copyright = "2026, the llmbook authors"
+release = llmbook.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx_gallery.gen_gallery",
+    "sphinx_design",
+    "sphinx_copybutton",
+]
+if os.environ.get("LLMBOOK_GALLERY") == "0":   # chapters only (quick runs, build tests)
+    extensions.remove("sphinx_gallery.gen_gallery")
+
+BUILD = BOOK / "_build"
+GENERATED = BOOK / "_generated"
+exclude_patterns = [
+    "_build", "_generated", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints",
+    "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
+    "auto_examples/*.md5", "auto_examples/*.json", "auto_examples/*.pickle",
+]
+
+# --- myst-nb ---------------------------------------------------------------------
+SOURCE_DIGEST = package_source_digest()
+CACHE_ROOT = BUILD / ".jupyter_cache"
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(CACHE_ROOT / SOURCE_DIGEST)
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True     # a failing cell fails the build...
+nb_execution_show_tb = True            # ...and the log shows the chapter and traceback
+nb_execution_excludepatterns = ["auto_examples/*"]
+nb_render_markdown_format = "myst"     # Markdown outputs may carry admonitions
+nb_ipywidgets_js = {}                  # never require.js or a widgets CDN
+nb_merge_streams = True
+nb_output_stderr = "remove"            # library progress/warning chatter is not book content
+myst_enable_extensions = ["colon_fence", "dollarmath", "amsmath", "deflist", "attrs_block"]
+myst_heading_anchors = 3
+
+# --- sphinx-gallery ------------------------------------------------------------
+GALLERY_STAMP = BOOK / "auto_examples" / ".llmbook-source-digest"
+_stale = not GALLERY_STAMP.is_file() or GALLERY_STAMP.read_text().strip() != SOURCE_DIGEST
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "gallery"),
+    "gallery_dirs": str(BOOK / "auto_examples"),
+    "filename_pattern": r"/plot_",
+    "capture_repr": ("_repr_html_", "__repr__"),
+    "run_stale_examples": _stale,           # package changed: the examples' output may too
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "image_scrapers": ("matplotlib",),
+    "abort_on_example_error": True,
+    "show_memory": False,
+}
+
+# --- HTML --------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "llmbook"
+html_static_path = [str(ROOT / "_static"), str(GENERATED / "static")]
+html_css_files = ["llmbook.css"]
+html_theme_options = {
+    "home_page_in_toc": True,
+    "show_navbar_depth": 1,
+    "use_download_button": True,
+    "navigation_with_keys": True,
+}
+html_last_updated_fmt = None
+html_copy_source = False
+suppress_warnings = ["mystnb.unknown_mime_type"]  # plotly's Jupyter mime type: text/html is used
+
+
+def _copy_plotly_js() -> None:
+    """plotly.min.js from the installed plotly package, once, into _static/plotly/."""
+    src = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    dst = GENERATED / "static" / "plotly" / "plotly.min.js"
+    if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+_copy_plotly_js()  # before Sphinx checks html_static_path
+
+
+def _prune_old_caches(app) -> None:
+    """Execution caches of earlier package versions are never read again."""
+    if CACHE_ROOT.is_dir():
+        for old in CACHE_ROOT.iterdir():
+            if old.name != SOURCE_DIGEST:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _plotly_on_pages_that_draw(app, pagename, templatename, context, doctree) -> None:
+    if "Plotly.newPlot" in context.get("body", ""):
+        app.add_js_file("plotly/plotly.min.js", priority=100)
+
+
+def _stamp_gallery(app, exception) -> None:
+    if exception is None and GALLERY_STAMP.parent.is_dir():
+        GALLERY_STAMP.write_text(SOURCE_DIGEST)
+
+
+def setup(app):
+    os.environ.setdefault("LLMBOOK_BUILD", "1")
+    app.connect("builder-inited", _prune_old_caches)
+    app.connect("html-page-context", _plotly_on_pages_that_draw)
+    app.connect("build-finished", _stamp_gallery)

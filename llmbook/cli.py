@@ -1,0 +1,116 @@
+"""The ``llmbook`` command: inspect the setup, capture traces, run benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except (ValueError, RuntimeError) as err:      # bad input: one clear line, no traceback
+        print(f"llmbook: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llmbook", description=__doc__)
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    info = sub.add_parser("info", help="versions, and which weights and tokenizers are available")
+    info.set_defaults(func=_info)
+
+    cap = sub.add_parser("capture", help="capture a trace (or every trace the book uses) to a folder")
+    cap.add_argument("model", nargs="?", choices=["distilgpt2", "tinyllama"])
+    cap.add_argument("prompt", nargs="?")
+    cap.add_argument("--book", action="store_true", help="capture every trace the book's pages use")
+    cap.add_argument("--out", required=True, help="folder to write into (usable as LLMBOOK_TRACES)")
+    cap.add_argument("--weights", choices=["real", "standin", "auto"])
+    cap.add_argument("--max-new-tokens", type=int, default=8)
+    cap.add_argument("--temperature", type=float, default=0.0)
+    cap.add_argument("--top-k", type=int)
+    cap.add_argument("--top-p", type=float)
+    cap.add_argument("--seed", type=int, default=0)
+    cap.add_argument("--no-chat", action="store_true", help="TinyLlama: skip the chat template")
+    cap.set_defaults(func=_capture)
+
+    bench = sub.add_parser("bench", help="measure capture overhead, memory and stand-in build time")
+    bench.add_argument("--json", help="also write the results to this JSON file")
+    bench.add_argument("--quick", action="store_true", help="distilgpt2 only, fewer repeats")
+    bench.set_defaults(func=_bench)
+    return p
+
+
+def _info(args) -> int:
+    from .provenance import versions
+    from .specs import SPECS
+    from .store import cache_dir
+    from .tokenizers import offline_tokenizer
+    from .weights import choose_weights
+
+    for k, v in versions().items():
+        print(f"{k:>14}: {v}")
+    print(f"{'trace cache':>14}: {cache_dir()}")
+    for name, spec in SPECS.items():
+        choice = choose_weights(spec, "auto")
+        try:
+            offline_tokenizer(spec)
+            tok = "real tokenizer available"
+        except RuntimeError as err:
+            tok = f"tokenizer missing: {err}"
+        print(f"{name:>14}: weights -> {choice.kind} ({choice.source}); {tok}")
+    return 0
+
+
+def _capture(args) -> int:
+    import os
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import store
+    from .book_traces import BOOK_TRACES
+    from .capture import Sampling
+    from .tokenizers import check_prompt
+
+    if args.book:
+        jobs = list(BOOK_TRACES.values())
+    elif args.model and args.prompt:
+        sampling = Sampling(args.temperature, args.top_k, args.top_p, args.seed)
+        settings = dict(max_new_tokens=args.max_new_tokens, sampling=sampling)
+        if args.no_chat:
+            settings["chat"] = False
+        jobs = [(args.model, args.prompt, settings)]
+    else:
+        raise ValueError("give MODEL and PROMPT, or --book")
+    for _, prompt, _ in jobs:
+        check_prompt(prompt)
+    out = Path(args.out)
+    os.environ[store.CACHE_ENV] = str(out)        # captures land in OUT under their keys
+    for model, prompt, settings in tqdm(jobs, desc="capturing", unit="trace"):
+        tr = store.get_trace(model, prompt, weights=args.weights, **settings)
+        print(f"{model}: {len(tr.token_ids)} prompt tokens, generated {tr.generated_tokens!r}, "
+              f"{tr.provenance['weights_label']}")
+    print(f"traces in {out}: use LLMBOOK_TRACES={out}")
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import run
+
+    results = run(quick=args.quick)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Plotly output that renders offline in the book, and honest labels for figures.
+
+Importing this module registers and selects the plotly renderer ``"llmbook"``.
+Each figure is emitted as two mime types:
+
+- ``text/html``: a ``<div>`` plus ``Plotly.newPlot`` that expects ``window.Plotly``
+  (the book serves ``plotly.min.js`` once from its own ``_static``; no CDN, no
+  require.js). myst-nb and sphinx-gallery use this one.
+- ``application/vnd.plotly.v1+json``: what JupyterLab renders natively, so the
+  same chapter still works when a reader opens it as a notebook.
+
+Div ids are derived from the figure's content, so two builds of the same figure
+give byte-identical HTML. Not handled: ipywidgets (FigureWidget) output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+class BookRenderer(MimetypeRenderer):
+    """text/html for static sites + plotly's own mime type for Jupyter."""
+
+    def to_mimebundle(self, fig_dict):
+        blob = json.dumps(fig_dict, sort_keys=True, default=str).encode()
+        div_id = "fig-" + hashlib.sha256(blob).hexdigest()[:12]
+        html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, div_id=div_id,
+                           config=PLOTLY_CONFIG, validate=False)
+        return {"text/html": f'<div class="llmbook-plotly">{html}</div>',
+                "application/vnd.plotly.v1+json": {"data": fig_dict.get("data", []),
+                                                   "layout": fig_dict.get("layout", {}),
+                                                   "config": PLOTLY_CONFIG}}
+
+
+def use_book_renderer() -> None:
+    pio.renderers["llmbook"] = BookRenderer()
+    pio.renderers.default = "llmbook"
+
+
+use_book_renderer()
+
+
+def weights_notice(trace_or_lm) -> str:
+    """MyST admonition for the top of a page: stand-in or real, and from where."""
+    prov = getattr(trace_or_lm, "provenance", None)
+    standin = trace_or_lm.is_standin
+    label = prov["weights_label"] if prov else trace_or_lm.weights_label
+    name = prov["model"] if prov else trace_or_lm.name
+    if standin:
+        return (":::{warning} Stand-in weights\n"
+                f"The published **{name}** weights were not available when this page was built, so "
+                f"its figures come from {label}. The tokenizer, the shapes and every step of the "
+                "computation are the real model's; the values are random, so the predictions "
+                "are meaningless. Build with the real weights (see the README) to see the real ones.\n:::")
+    return f":::{{note}} Real weights\nThe figures on this page come from {label}.\n:::"
+
+
+def verification_table(checks: dict, rel_tol: float = 1e-5) -> str:
+    """Markdown table of :mod:`llmbook.verify` results, one row per comparison."""
+    rows = ["| recomputed from the weights | max abs difference | relative | agrees |",
+            "|---|---:|---:|:---:|"]
+    for name, c in checks.items():
+        rows.append(f"| {name} | {c.max_abs_diff:.1e} | {c.rel:.1e} | {'✓ yes' if c.ok(rel_tol) else '✗ NO'} |")
+    return "\n".join(rows)
+
+
+def provenance_table(trace) -> str:
+    """Markdown table of a trace's provenance (model, weights, dtype, versions…)."""
+    rows = ["| | |", "|---|---|"]
+    for key, value in trace.provenance.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        rows.append(f"| {key} | `{value}` |")
+    return "\n".join(rows)
+
+
+def token_labels(tokens: list[str]) -> list[str]:
+    """Token strings made visible on an axis: spaces as ␣, newlines as ↵, position prefix."""
+    return [f"{i}:{t.replace(' ', '␣').replace(chr(10), '↵')}" for i, t in enumerate(tokens)]
+
+
+def attention_heatmap(trace, layer: int, head: int):
+    """Plotly heatmap of one head's attention probabilities [T, T] (rows: queries)."""
+    import plotly.graph_objects as go
+
+    labels = token_labels(trace.tokens)
+    probs = trace.attn[layer, head]                                   # [T, T]
+    fig = go.Figure(go.Heatmap(
+        z=probs.round(4), x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1,
+        hovertemplate="query %{y}<br>key %{x}<br>p = %{z:.3f}<extra></extra>",
+        colorbar={"title": "p"}))
+    fig.update_layout(title=f"{trace.model_name}: layer {layer}, head {head} attention",
+                      xaxis_title="key (attended to)", yaxis_title="query (attending)",
+                      yaxis_autorange="reversed", height=460, margin=dict(l=10, r=10, t=50, b=10),
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def logit_lens_figure(trace, position: int = -1, k: int = 5):
+    """Bar-per-layer view of the lens: the top-k candidates after each layer at one position."""
+    import plotly.graph_objects as go
+
+    ids, probs = trace.lens_top_ids[:, position, :k], trace.lens_top_probs[:, position, :k]  # [L+1, k]
+    n = ids.shape[0]
+    names = ["embeddings"] + [f"after block {i}" for i in range(n - 1)]
+    final = trace.lens_final_prob[:, position]                       # [L+1]
+    text = [", ".join(f"{trace.token_str(int(t))!r} {p:.2g}" for t, p in zip(row_ids, row_p))
+            for row_ids, row_p in zip(ids, probs)]
+    fig = go.Figure(go.Bar(x=final, y=names, orientation="h", text=text, textposition="auto",
+                           hovertemplate="%{y}<br>top-5: %{text}<extra></extra>",
+                           marker_color="#4c72b0"))
+    fig.update_layout(title="Logit lens: probability of the final answer after each layer",
+                      xaxis_title="probability of the final top token", yaxis_autorange="reversed",
+                      height=60 + 34 * n, margin=dict(l=10, r=10, t=50, b=10),
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+

@@ -1,0 +1,113 @@
+"""Serve a folder on loopback and drive Debian's Chromium with the WebGPU flags.
+
+Used by the browser tests and by ``python -m tests.browser.harness`` screenshots.
+Every network request the page makes is recorded, so a test can assert that
+nothing leaves loopback; console errors and uncaught page errors are collected.
+Not handled: browsers other than Debian's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# CONTRACTS §6 (--headless is Playwright's own launch option)
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output readable
+        pass
+
+
+@contextmanager
+def serve(folder: Path):
+    """An HTTP server for ``folder`` on 127.0.0.1 and a free port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class PageLog:
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def external_requests(self) -> list[str]:
+        return [u for u in self.requests
+                if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                and urlparse(u).hostname not in LOOPBACK]
+
+
+@contextmanager
+def browser():
+    """A headless Debian Chromium with a fresh profile (Playwright, no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="llmbook-chromium-") as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_page(context, url: str, log: PageLog | None = None):
+    """Open url in a new tab, recording console errors, page errors and requests."""
+    log = log if log is not None else PageLog()
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+    page.on("request", lambda r: log.requests.append(r.url))
+    page.on("requestfailed", lambda r: log.failed.append(f"{r.url} {r.failure}"))
+    page.goto(url, wait_until="load")
+    return page, log
+
+
+def screenshot_pages(site: Path, pages: list[str], out: Path, dark: bool = False) -> list[Path]:
+    """Full-page PNGs of built pages, for looking at what a reader sees."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with serve(site) as base, browser() as ctx:
+        for rel in pages:
+            page, _ = open_page(ctx, f"{base}/{rel}")
+            if dark:
+                page.evaluate("document.documentElement.dataset.theme = 'dark'")
+            page.wait_for_timeout(800)
+            path = out / (rel.replace("/", "_").replace(".html", "") + ("-dark" if dark else "") + ".png")
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path)
+            page.close()
+    return shots
+
+
+if __name__ == "__main__":
+    import sys
+
+    site, out, *pages = sys.argv[1:]
+    for p in screenshot_pages(Path(site), pages, Path(out)):
+        print(p)

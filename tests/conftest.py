@@ -1,0 +1,47 @@
+"""Shared test setup: offline tokenizer fixture, a private trace cache, small models.
+
+Small configs keep unit tests fast while using the real tokenizers and the real
+transformers classes; full-size models are only in tests marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_TOKENIZER = ROOT.parent / "shared" / "fixtures" / "llama2-tokenizer.model"
+if "LLMBOOK_LLAMA_TOKENIZER" not in os.environ and SHARED_TOKENIZER.is_file():
+    os.environ["LLMBOOK_LLAMA_TOKENIZER"] = str(SHARED_TOKENIZER)
+
+SMALL = {
+    "distilgpt2": {"n_layer": 2, "n_embd": 64, "n_head": 4},
+    "tinyllama": {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+                  "num_key_value_heads": 2, "intermediate_size": 160},
+}
+PROMPTS = {"distilgpt2": "January, February, March,", "tinyllama": "Name three primary colors."}
+
+
+@pytest.fixture(autouse=True)
+def _private_trace_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path_factory.mktemp("trace-cache")))
+    monkeypatch.delenv("LLMBOOK_TRACES", raising=False)
+    monkeypatch.delenv("LLMBOOK_WEIGHTS", raising=False)
+    monkeypatch.delenv("READTHEDOCS", raising=False)
+
+
+@pytest.fixture
+def offline_hub(monkeypatch, tmp_path):
+    """No hub and an empty HF cache: real weights are unreachable."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+
+
+@pytest.fixture(params=["distilgpt2", "tinyllama"])
+def small_lm(request):
+    from llmbook import load_model
+
+    return load_model(request.param, "standin", config_overrides=SMALL[request.param])

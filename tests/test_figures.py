@@ -1,0 +1,31 @@
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from llmbook import figures
+
+
+def _html(fig):
+    return fig._repr_html_()
+
+
+def test_figures_render_as_offline_html_with_stable_ids():
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    assert pio.renderers.default == "llmbook"
+    html = _html(fig)
+    assert "Plotly.newPlot" in html and "<script" in html
+    assert "cdn" not in html.lower() and "require" not in html
+    assert html == _html(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])))      # deterministic
+    assert html != _html(go.Figure(go.Bar(x=["a", "b"], y=[1, 3])))
+    bundle = fig._repr_mimebundle_()
+    assert "application/vnd.plotly.v1+json" in bundle                      # JupyterLab still works
+
+
+def test_stand_in_notice_says_so():
+    class T:
+        is_standin = True
+        provenance = {"weights_label": "stand-in weights (seed=0)", "model": "distilgpt2"}
+
+    text = figures.weights_notice(T())
+    assert text.startswith(":::{warning} Stand-in weights") and "random" in text
+    T.is_standin = False
+    assert "Real weights" in figures.weights_notice(T())
