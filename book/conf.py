@@ -18,6 +18,7 @@ Three pieces work together here:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -42,7 +43,10 @@ extensions = [
     "sphinx_design",
     "sphinx_copybutton",
 ]
-if os.environ.get("LLMBOOK_GALLERY") == "0":   # chapters only (quick runs, build tests)
+# LLMBOOK_ONLY=part1/verify[,…]: build just these chapters (and the landing page);
+# LLMBOOK_GALLERY=0: skip the gallery. Both are for quick author runs and tests.
+ONLY = [d.strip().removesuffix(".md") for d in os.environ.get("LLMBOOK_ONLY", "").split(",") if d.strip()]
+if os.environ.get("LLMBOOK_GALLERY") == "0" or ONLY:
     extensions.remove("sphinx_gallery.gen_gallery")
 
 BUILD = BOOK / "_build"
@@ -52,6 +56,12 @@ exclude_patterns = [
     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
     "auto_examples/*.md5", "auto_examples/*.json", "auto_examples/*.pickle",
 ]
+
+if ONLY:
+    exclude_patterns += [str(p.relative_to(BOOK).with_suffix("")) + ".md" for p in BOOK.rglob("*.md")
+                         if str(p.relative_to(BOOK).with_suffix("")) not in ONLY + ["index"]]
+    exclude_patterns += ["auto_examples", "sg_execution_times.rst"]
+    suppress_warnings = ["toc.excluded", "toc.not_readable", "ref.doc"]  # links to left-out pages
 
 # --- myst-nb ---------------------------------------------------------------------
 SOURCE_DIGEST = package_source_digest()
@@ -97,9 +107,12 @@ html_theme_options = {
     "use_download_button": True,
     "navigation_with_keys": True,
 }
+html_favicon = str(ROOT / "_static" / "favicon.svg")
+html_context = {"default_mode": "auto"}   # follow the reader's light/dark preference
 html_last_updated_fmt = None
 html_copy_source = False
-suppress_warnings = ["mystnb.unknown_mime_type"]  # plotly's Jupyter mime type: text/html is used
+suppress_warnings = ["mystnb.unknown_mime_type", *globals().get("suppress_warnings", [])]
+# (mystnb.unknown_mime_type: plotly's Jupyter mime type sits beside text/html, which is used)
 
 
 def _copy_plotly_js() -> None:
@@ -127,6 +140,15 @@ def _plotly_on_pages_that_draw(app, pagename, templatename, context, doctree) ->
         app.add_js_file("plotly/plotly.min.js", priority=100)
 
 
+_CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
+
+
+def _offline_execution_times(app, docname, source) -> None:
+    """sphinx-gallery's timing pages load jQuery/DataTables from CDNs: keep just the table."""
+    if docname.endswith("sg_execution_times"):
+        source[0] = _CDN_TABLE_SCRIPTS.sub(r"\n\1", source[0])
+
+
 def _stamp_gallery(app, exception) -> None:
     if exception is None and GALLERY_STAMP.parent.is_dir():
         GALLERY_STAMP.write_text(SOURCE_DIGEST)
@@ -136,4 +158,5 @@ def setup(app):
     os.environ.setdefault("LLMBOOK_BUILD", "1")
     app.connect("builder-inited", _prune_old_caches)
     app.connect("html-page-context", _plotly_on_pages_that_draw)
+    app.connect("source-read", _offline_execution_times)
     app.connect("build-finished", _stamp_gallery)

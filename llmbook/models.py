@@ -67,17 +67,17 @@ def load_model(name: str, weights: str | None = None, *, source: str | None = No
     it is refused for real weights, whose config is the checkpoint's. Results are
     memoised per process, so chapters may call this freely.
     """
-    overrides = tuple(sorted((config_overrides or {}).items()))
-    return _load(name, weights, source, dtype, seed, overrides)
-
-
-@lru_cache(maxsize=2)
-def _load(name, weights, source, dtype, seed, overrides) -> LoadedModel:
     spec = get_spec(name)
     dtype = dtype or spec.dtype
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     choice = choose_weights(spec, weights, source, seed)
+    overrides = tuple(sorted((config_overrides or {}).items()))
+    return _load(spec, choice, dtype, seed, overrides)   # keyed on the resolved choice
+
+
+@lru_cache(maxsize=2)   # two models at once at most: TinyLlama alone is 4.4 GB
+def _load(spec: ModelSpec, choice: WeightsChoice, dtype: str, seed: int, overrides) -> LoadedModel:
     start = time.perf_counter()
     if choice.kind == "standin":
         model, tok, rev = _standin(spec, dtype, seed, dict(overrides)), offline_tokenizer(spec), None

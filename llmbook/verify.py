@@ -191,7 +191,9 @@ def verify_lm_head(lm, tr) -> dict:
                        c.layer_norm_epsilon)
     else:
         h = rms_norm(x, _w(lm, "model.norm.weight"), c.rms_norm_eps)
-    logits = (h @ _w(lm, "lm_head.weight").T)[0]                     # tied to wte for GPT-2
+    V = lm.model.config.vocab_size
+    logits = np.concatenate([(h @ _w(lm, "lm_head.weight", slice(i, i + 4096)).T)[0]   # tied to wte
+                             for i in range(0, V, 4096)])      # 4096 rows at a time: bounded memory
     return {"logits": _diff(logits, tr.logits[-1]), "top_token": int(logits.argmax()),
             "top_token_matches": bool(logits.argmax() == tr.logits[-1].argmax())}
 
