@@ -93,9 +93,8 @@ def _capture(args) -> int:
     for _, prompt, _ in jobs:
         check_prompt(prompt)
     out = Path(args.out)
-    os.environ[store.CACHE_ENV] = str(out)        # captures land in OUT under their keys
     for model, prompt, settings in tqdm(jobs, desc="capturing", unit="trace"):
-        tr = store.get_trace(model, prompt, weights=args.weights, **settings)
+        tr = store.get_trace(model, prompt, weights=args.weights, into=out, **settings)
         print(f"{model}: {len(tr.token_ids)} prompt tokens, generated {tr.generated_tokens!r}, "
               f"{tr.provenance['weights_label']}")
     print(f"traces in {out}: use LLMBOOK_TRACES={out}")

@@ -6,7 +6,7 @@ settings, and the capture code's version. Lookup order:
 
 1. ``LLMBOOK_TRACES``: a read-only folder of precomputed traces (a maintainer with
    the real weights makes it with ``llmbook capture --book --out DIR``);
-2. the cache folder (``LLMBOOK_CACHE``, default ``~/.cache/llmbook/traces``);
+2. the cache folder (``$LLMBOOK_CACHE/traces``, default ``~/.cache/llmbook/traces``);
 3. capture now, and save into the cache.
 
 A corrupt or tampered cache entry is reported, deleted and recomputed. Not
@@ -22,6 +22,7 @@ import os
 import warnings
 from pathlib import Path
 
+from .cache import cache_root
 from .capture import Sampling, capture
 from .models import DTYPES, load_model
 from .provenance import capture_code_version
@@ -30,11 +31,11 @@ from .tokenizers import check_prompt
 from .trace import Trace, TraceError
 from .weights import STANDIN_SEED, choose_weights
 
-TRACES_ENV, CACHE_ENV = "LLMBOOK_TRACES", "LLMBOOK_CACHE"
+TRACES_ENV = "LLMBOOK_TRACES"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "llmbook" / "traces")
+    return cache_root() / "traces"
 
 
 def trace_key(model: str, weights_identity: str, dtype: str, prompt: str, **settings) -> str:
@@ -53,11 +54,11 @@ def _jsonable(obj):
 
 
 def get_trace(model: str, prompt: str, *, weights: str | None = None, source: str | None = None,
-              dtype: str | None = None, seed: int = STANDIN_SEED, **settings) -> Trace:
+              dtype: str | None = None, seed: int = STANDIN_SEED, into=None, **settings) -> Trace:
     """The trace of ``capture(load_model(model, ...), prompt, **settings)``, cached.
 
     Deciding real vs stand-in does not load the model, so a cache hit costs one
-    file read.
+    file read. ``into``: a folder to (also) write the trace to, under its key.
     """
     spec = get_spec(model)
     check_prompt(prompt)                     # before anything slow is loaded
@@ -66,12 +67,13 @@ def get_trace(model: str, prompt: str, *, weights: str | None = None, source: st
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     choice = choose_weights(spec, weights, source, seed)
     key = trace_key(model, choice.identity, dtype, prompt, **settings)
-    found = _lookup(key)
-    if found is not None:
-        return found
-    lm = load_model(model, choice.kind, source=source, dtype=dtype, seed=seed)
-    tr = capture(lm, prompt, **settings)
-    tr.save(cache_dir() / f"{key}.npz")
+    tr = _lookup(key)
+    if tr is None:
+        lm = load_model(model, choice.kind, source=source, dtype=dtype, seed=seed)
+        tr = capture(lm, prompt, **settings)
+        tr.save(cache_dir() / f"{key}.npz")
+    if into is not None:
+        tr.save(Path(into) / f"{key}.npz")
     return tr
 
 

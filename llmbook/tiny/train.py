@@ -1,0 +1,120 @@
+"""Training the tiny transformer: AdamW on random windows, seeded, with a loss history.
+
+The optimiser is ``torch.optim.AdamW`` with a constant learning rate, so the
+browser widget's AdamW can reproduce it step for step. Weight snapshots are kept at
+chosen steps for the training chapter's heatmaps. A NaN or infinite loss stops
+training with :class:`TrainingDiverged` (the last good weights are kept).
+Not handled: learning-rate schedules, gradient accumulation, mixed precision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .model import TinyTransformer
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    eval_every: int = 100
+    eval_batches: int = 16
+    seed: int = 0
+    snapshot_steps: tuple[int, ...] = (0, 25, 100, 400)   # plus the final step
+
+
+@dataclass
+class History:
+    steps: list[int] = field(default_factory=list)          # where losses were measured
+    train_loss: list[float] = field(default_factory=list)   # mean over eval_batches random windows
+    val_loss: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)    # every step's minibatch loss
+    seconds: float = 0.0
+    tokens_per_second: float = 0.0
+    snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict:
+        out = asdict(self)
+        out.pop("snapshots")
+        return out
+
+
+def random_windows(data: np.ndarray, batch: int, T: int, gen: torch.Generator):
+    """[B, T] inputs and their next-token targets from random offsets of ``data``."""
+    if len(data) < T + 1:
+        raise ValueError(f"the text has {len(data)} tokens; a training window needs {T + 1}")
+    starts = torch.randint(0, len(data) - T, (batch,), generator=gen)
+    idx = starts[:, None] + torch.arange(T + 1)                                   # [B, T+1]
+    windows = torch.from_numpy(data.astype(np.int64))[idx]
+    return windows[:, :-1], windows[:, 1:]
+
+
+@torch.no_grad()
+def estimate_loss(model: TinyTransformer, data: np.ndarray, cfg: TrainConfig, seed: int) -> float:
+    gen = torch.Generator().manual_seed(seed)
+    T = model.config.context_len
+    losses = [float(model.loss(*random_windows(data, cfg.batch_size, T, gen))) for _ in range(cfg.eval_batches)]
+    return float(np.mean(losses))
+
+
+def make_optimizer(model: TinyTransformer, cfg: TrainConfig) -> torch.optim.AdamW:
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                             weight_decay=cfg.weight_decay)
+
+
+def train(model: TinyTransformer, train_ids: np.ndarray, val_ids: np.ndarray,
+          cfg: TrainConfig = TrainConfig(), progress: bool = False) -> History:
+    """Train in place; returns the loss history and weight snapshots."""
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = make_optimizer(model, cfg)
+    hist, T = History(), model.config.context_len
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.steps + 1), desc="training", unit="step", disable=not progress)
+    for step in bar:
+        if step in cfg.snapshot_steps or step == cfg.steps:
+            hist.snapshots[step] = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            model.eval()
+            hist.steps.append(step)
+            hist.train_loss.append(estimate_loss(model, train_ids, cfg, seed=step + 1))
+            hist.val_loss.append(estimate_loss(model, val_ids, cfg, seed=step + 1))
+            model.train()
+            bar.set_postfix(train=f"{hist.train_loss[-1]:.3f}", val=f"{hist.val_loss[-1]:.3f}")
+        if step == cfg.steps:
+            break
+        loss = model.loss(*random_windows(train_ids, cfg.batch_size, T, gen))
+        if not math.isfinite(loss.item()):
+            raise TrainingDiverged(f"loss became {loss.item()} at step {step} (learning rate "
+                                   f"{cfg.lr} too high?); the weights are from step {step - 1}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist.step_loss.append(loss.item())
+    hist.seconds = time.perf_counter() - start
+    hist.tokens_per_second = cfg.steps * cfg.batch_size * T / hist.seconds
+    model.eval()
+    return hist
+
+
+def unigram_loss(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int) -> float:
+    """Cross-entropy on val of the train unigram distribution (add-one smoothed): the baseline
+    a model must beat to have learned anything beyond token frequencies."""
+    counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1
+    p = counts / counts.sum()
+    return float(-np.log(p[val_ids]).mean())
