@@ -17,6 +17,7 @@ Three pieces work together here:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ ROOT = BOOK.parent
 sys.path.insert(0, str(ROOT))  # the chapters' kernels import llmbook from this checkout
 
 import plotly  # noqa: E402
+from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
 import llmbook.figures  # noqa: E402,F401  (selects the plotly renderer for gallery scripts)
 from llmbook.provenance import package_source_digest  # noqa: E402
@@ -42,6 +44,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinx_design",
     "sphinx_copybutton",
+    "sphinx-mathjax-offline",   # MathJax served from _static, not a CDN
 ]
 # LLMBOOK_ONLY=part1/verify[,…]: build just these chapters (and the landing page);
 # LLMBOOK_GALLERY=0: skip the gallery. Both are for quick author runs and tests.
@@ -53,8 +56,10 @@ BUILD = BOOK / "_build"
 GENERATED = BOOK / "_generated"
 exclude_patterns = [
     "_build", "_generated", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints",
-    "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
-    "auto_examples/*.md5", "auto_examples/*.json", "auto_examples/*.pickle",
+    # sphinx-gallery's by-products, in every subsection: never Sphinx sources (myst-nb would
+    # parse and execute the .ipynb copies a second time)
+    "auto_examples/**.ipynb", "auto_examples/**.py", "auto_examples/**.zip",
+    "auto_examples/**.md5", "auto_examples/**.json", "auto_examples/**.pickle",
 ]
 
 if ONLY:
@@ -71,7 +76,7 @@ nb_execution_cache_path = str(CACHE_ROOT / SOURCE_DIGEST)
 nb_execution_timeout = 900
 nb_execution_raise_on_error = True     # a failing cell fails the build...
 nb_execution_show_tb = True            # ...and the log shows the chapter and traceback
-nb_execution_excludepatterns = ["auto_examples/*"]
+nb_execution_excludepatterns = ["auto_examples/**"]
 nb_render_markdown_format = "myst"     # Markdown outputs may carry admonitions
 nb_ipywidgets_js = {}                  # never require.js or a widgets CDN
 nb_merge_streams = True
@@ -83,8 +88,9 @@ myst_heading_anchors = 3
 GALLERY_STAMP = BOOK / "auto_examples" / ".llmbook-source-digest"
 _stale = not GALLERY_STAMP.is_file() or GALLERY_STAMP.read_text().strip() != SOURCE_DIGEST
 sphinx_gallery_conf = {
-    "examples_dirs": str(ROOT / "gallery"),
-    "gallery_dirs": str(BOOK / "auto_examples"),
+    "examples_dirs": "../gallery",                 # relative to this file
+    "gallery_dirs": "auto_examples",
+    "subsection_order": ExplicitOrder([f"../gallery/{d}" for d in ("tokens", "inside", "generation", "training")]),
     "filename_pattern": r"/plot_",
     "capture_repr": ("_repr_html_", "__repr__"),
     "run_stale_examples": _stale,           # package changed: the examples' output may too
@@ -149,6 +155,31 @@ def _offline_execution_times(app, docname, source) -> None:
         source[0] = _CDN_TABLE_SCRIPTS.sub(r"\n\1", source[0])
 
 
+def _tiny_artifacts(app) -> None:
+    """Train Part II's tiny model once (cached by content) and publish what pages load."""
+    if ONLY and not any(d.startswith(("part2/", "try/")) for d in ONLY):
+        return
+    from llmbook.tiny.artifacts import book_artifacts
+
+    folder = book_artifacts(progress=True)
+    dst = GENERATED / "static" / "tinylm"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("merges.json", "checkpoint.json"):
+        _write_if_changed(dst / name, (folder / name).read_bytes())
+    # file:// pages may not load ES modules or fetch(): classic-script twins for the tokenizer box
+    module = (ROOT / "_static" / "tinylm" / "bpe.js").read_text()
+    classic = "(() => {\n" + module.replace("export function", "function") + (
+        "\nwindow.llmbookBPE = { encode, decode, vocabBytes, tokenText, validateMerges };\n})();\n")
+    _write_if_changed(dst / "bpe-classic.js", classic.encode())
+    merges = json.loads((folder / "merges.json").read_text())["merges"]
+    _write_if_changed(dst / "merges-data.js", f"window.LLMBOOK_BPE_MERGES = {json.dumps(merges)};\n".encode())
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
 def _stamp_gallery(app, exception) -> None:
     if exception is None and GALLERY_STAMP.parent.is_dir():
         GALLERY_STAMP.write_text(SOURCE_DIGEST)
@@ -157,6 +188,7 @@ def _stamp_gallery(app, exception) -> None:
 def setup(app):
     os.environ.setdefault("LLMBOOK_BUILD", "1")
     app.connect("builder-inited", _prune_old_caches)
+    app.connect("builder-inited", _tiny_artifacts, priority=400)   # before the gallery runs
     app.connect("html-page-context", _plotly_on_pages_that_draw)
     app.connect("source-read", _offline_execution_times)
     app.connect("build-finished", _stamp_gallery)

@@ -41,9 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--no-chat", action="store_true", help="TinyLlama: skip the chat template")
     cap.set_defaults(func=_capture)
 
-    bench = sub.add_parser("bench", help="measure capture overhead, memory and stand-in build time")
+    tiny = sub.add_parser("train-tiny", help="learn the BPE and train Part II's tiny model (cached)")
+    tiny.add_argument("--out", help="also copy the checkpoint and merges into this folder")
+    tiny.set_defaults(func=_train_tiny)
+
+    bench = sub.add_parser("bench", help="measure capture, BPE and training speed against baselines")
     bench.add_argument("--json", help="also write the results to this JSON file")
     bench.add_argument("--quick", action="store_true", help="distilgpt2 only, fewer repeats")
+    bench.add_argument("--only", choices=["capture", "bpe", "tiny"], help="run one group")
     bench.set_defaults(func=_bench)
     return p
 
@@ -101,10 +106,29 @@ def _capture(args) -> int:
     return 0
 
 
+def _train_tiny(args) -> int:
+    import shutil
+    from pathlib import Path
+
+    from .tiny.artifacts import book_artifacts, load_history
+
+    folder = book_artifacts(progress=True)
+    h = load_history(folder)
+    print(f"artifacts in {folder}")
+    print(f"BPE {h['bpe_seconds']:.1f} s; training {h['seconds']:.0f} s at {h['tokens_per_second']:,.0f} tokens/s; "
+          f"loss train {h['train_loss'][-1]:.3f}, validation {h['val_loss'][-1]:.3f} "
+          f"(unigram baseline {h['unigram_loss']:.3f}, uniform {h['uniform_loss']:.3f})")
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        for name in ("checkpoint.json", "merges.json", "history.json"):
+            shutil.copyfile(folder / name, Path(args.out) / name)
+    return 0
+
+
 def _bench(args) -> int:
     from .bench import run
 
-    results = run(quick=args.quick)
+    results = run(quick=args.quick, only=args.only)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -31,7 +31,7 @@ class BookRenderer(MimetypeRenderer):
         blob = json.dumps(fig_dict, sort_keys=True, default=str).encode()
         div_id = "fig-" + hashlib.sha256(blob).hexdigest()[:12]
         html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, div_id=div_id,
-                           config=PLOTLY_CONFIG, validate=False)
+                           config=PLOTLY_CONFIG, validate=False, auto_play=False)  # readers press Play
         return {"text/html": f'<div class="llmbook-plotly">{html}</div>',
                 "application/vnd.plotly.v1+json": {"data": fig_dict.get("data", []),
                                                    "layout": fig_dict.get("layout", {}),
@@ -121,3 +121,28 @@ def logit_lens_figure(trace, position: int = -1, k: int = 5):
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     return fig
 
+
+
+def show(fig, name: str):
+    """Finish a gallery figure: in the book it is returned (and rendered inline);
+    run as a plain script it is also written to ``<name>.html`` (plotly.js inlined,
+    so the file opens offline) in ``LLMBOOK_FIGURES_DIR`` or the current folder.
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    in_build = "sphinx_gallery" in sys.modules or "ipykernel" in sys.modules
+    if not in_build:
+        path = Path(os.environ.get("LLMBOOK_FIGURES_DIR", ".")) / f"{name}.html"
+        fig.write_html(path, include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG)
+        print(f"figure written to {path.resolve()}")
+    return fig
+
+
+def standin_note(lm_or_trace) -> str:
+    """One line for a script's output: which weights produced these numbers."""
+    label = getattr(lm_or_trace, "weights_label", None) or lm_or_trace.provenance["weights_label"]
+    if lm_or_trace.is_standin:
+        return f"NOTE: {label}: shapes and mechanics are real, the values are random."
+    return f"Weights: {label}."

@@ -16,6 +16,8 @@ def test_figures_render_as_offline_html_with_stable_ids():
     assert "cdn" not in html.lower() and "require" not in html
     assert html == _html(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])))      # deterministic
     assert html != _html(go.Figure(go.Bar(x=["a", "b"], y=[1, 3])))
+    animated = go.Figure(go.Bar(y=[1]), frames=[go.Frame(data=[go.Bar(y=[2])], name="a")])
+    assert "Plotly.animate" not in _html(animated)                         # no auto-play on load
     bundle = fig._repr_mimebundle_()
     assert "application/vnd.plotly.v1+json" in bundle                      # JupyterLab still works
 

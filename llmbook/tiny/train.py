@@ -78,7 +78,21 @@ def make_optimizer(model: TinyTransformer, cfg: TrainConfig) -> torch.optim.Adam
 
 def train(model: TinyTransformer, train_ids: np.ndarray, val_ids: np.ndarray,
           cfg: TrainConfig = TrainConfig(), progress: bool = False) -> History:
-    """Train in place; returns the loss history and weight snapshots."""
+    """Train in place; returns the loss history and weight snapshots.
+
+    Deterministic algorithms are on while training: the embedding's backward pass
+    otherwise accumulates gradients in a thread-dependent order, and two runs with
+    the same seed drift apart in the last digits.
+    """
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(model, train_ids, val_ids, cfg, progress)
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def _train(model, train_ids, val_ids, cfg, progress) -> History:
     from tqdm.auto import tqdm
 
     gen = torch.Generator().manual_seed(cfg.seed)

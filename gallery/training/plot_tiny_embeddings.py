@@ -1,0 +1,44 @@
+"""
+The embedding space of a freshly trained tiny model
+===================================================
+
+After a short training run, do similar tokens get similar embedding rows? This
+example trains the tiny transformer briefly, projects its 64-dimensional token
+embeddings to 2-D with PCA, and colours tokens by kind.
+"""
+
+# %%
+# Train briefly
+# -------------
+import numpy as np
+import plotly.graph_objects as go
+from sklearn.decomposition import PCA
+
+from llmbook import bpe
+from llmbook.corpus import corpus
+from llmbook.figures import show
+from llmbook.tiny import TinyConfig, TinyTransformer, TrainConfig, train
+from llmbook.tiny.figures import labels_for
+
+text = corpus()["train"][:1_000_000]
+merges = bpe.train(text.encode(), 256)
+ids = np.array(bpe.encode(text, merges), dtype=np.uint16)
+model = TinyTransformer(TinyConfig(vocab_size=256 + len(merges), context_len=64, d_model=64, n_heads=4, n_layers=2))
+train(model, ids, ids, TrainConfig(steps=300, eval_every=300, eval_batches=2))
+
+# %%
+# Project to 2-D
+# --------------
+# Only tokens that occur in the text are drawn (unused byte rows never moved).
+labels = labels_for(merges)
+used = np.flatnonzero(np.bincount(ids, minlength=len(labels)) > 0)
+xy = PCA(n_components=2, random_state=0).fit_transform(model.tok_emb.detach().numpy()[used])
+kind = ["punctuation" if not any(ch.isalnum() for ch in labels[i]) else
+        "capitals" if labels[i].strip("␣↵").isupper() else
+        "ends in space" if labels[i].endswith("␣") else "other" for i in used]
+fig = go.Figure([go.Scattergl(x=xy[np.array(kind) == k, 0], y=xy[np.array(kind) == k, 1], mode="markers", name=k,
+                              text=[labels[i] for i, kk in zip(used, kind) if kk == k],
+                              hovertemplate="%{text}<extra></extra>") for k in sorted(set(kind))])
+fig.update_layout(title=f"{len(used)} token embeddings, PCA to 2-D", height=560)
+print({k: kind.count(k) for k in sorted(set(kind))})
+show(fig, "tiny_embeddings")

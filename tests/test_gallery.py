@@ -1,0 +1,36 @@
+"""Every gallery script runs as a reader would run it: a fresh ``python`` process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "gallery").rglob("plot_*.py"))
+
+
+def test_there_are_at_least_ten_examples_in_topics():
+    assert len(SCRIPTS) >= 10
+    for folder in {p.parent for p in SCRIPTS}:
+        assert (folder / "README.txt").is_file(), f"{folder} needs a README.txt (its gallery heading)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_script_runs_standalone_and_draws(script, tmp_path):
+    env = {**os.environ, "LLMBOOK_FIGURES_DIR": str(tmp_path), "LLMBOOK_WEIGHTS": "standin"}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = list(tmp_path.glob("*.html"))
+    assert figures, f"{script.name} wrote no figure:\n{done.stdout[-2000:]}"
+    for f in figures:
+        text = f.read_text()
+        assert "Plotly.newPlot" in text
+        assert not re.search(r'<script[^>]+src="https?://', text), "the figure file loads a script from the web"
+    assert "figure written to" in done.stdout
