@@ -66,7 +66,7 @@ if ONLY:
     exclude_patterns += [str(p.relative_to(BOOK).with_suffix("")) + ".md" for p in BOOK.rglob("*.md")
                          if str(p.relative_to(BOOK).with_suffix("")) not in ONLY + ["index"]]
     exclude_patterns += ["auto_examples", "sg_execution_times.rst"]
-    suppress_warnings = ["toc.excluded", "toc.not_readable", "ref.doc"]  # links to left-out pages
+    suppress_warnings = ["toc.excluded", "toc.not_readable", "ref.doc", "ref.ref"]  # links to left-out pages
 
 # --- myst-nb ---------------------------------------------------------------------
 SOURCE_DIGEST = package_source_digest()
@@ -173,6 +173,9 @@ def _tiny_artifacts(app) -> None:
     _write_if_changed(dst / "bpe-classic.js", classic.encode())
     merges = json.loads((folder / "merges.json").read_text())["merges"]
     _write_if_changed(dst / "merges-data.js", f"window.LLMBOOK_BPE_MERGES = {json.dumps(merges)};\n".encode())
+    from llmbook.tokenizer_tables import tables_js   # GPT-2's and Llama's tokenizers for the box
+
+    _write_if_changed(dst / "tokenizer-tables.js", tables_js().encode())
 
 
 def _write_if_changed(path: Path, data: bytes) -> None:

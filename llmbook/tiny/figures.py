@@ -266,10 +266,15 @@ def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEI
     lims = {n: float(np.percentile(np.abs(np.concatenate([snapshots[s][n].ravel() for s in steps])), 99))
             for n in names}
 
+    def cells(step, n):
+        """int8 codes on the matrix's fixed scale: 1 byte a cell keeps the page small."""
+        a = snapshots[step][n][:128] if n == "tok_emb" else snapshots[step][n]
+        return np.clip(np.round(a / lims[n] * 127), -127, 127).astype(np.int8)
+
     def traces(step):
-        return [go.Heatmap(z=snapshots[step][n][:128] if n == "tok_emb" else snapshots[step][n],
-                           colorscale=DIVERGING, zmin=-lims[n], zmax=lims[n], showscale=False,
-                           hovertemplate=f"{n}[%{{y}}, %{{x}}] = %{{z:.3f}}<extra></extra>") for n in names]
+        return [go.Heatmap(z=cells(step, n), colorscale=DIVERGING, zmin=-127, zmax=127, showscale=False,
+                           hovertemplate=f"{n}[%{{y}}, %{{x}}] ≈ %{{z}} × {lims[n] / 127:.2g}<extra></extra>")
+                for n in names]
 
     for k, t in enumerate(traces(steps[-1])):
         fig.add_trace(t, row=k // 3 + 1, col=k % 3 + 1)

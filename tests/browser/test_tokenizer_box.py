@@ -34,10 +34,24 @@ def _type(page, text: str) -> dict:
     }""", text)
     page.wait_for_timeout(250)
     return page.evaluate("""() => ({
-        ids: [...document.querySelectorAll('.llmbook-tokenizer .tok')].map(s => Number(s.dataset.id)),
+        ids: [...document.querySelectorAll('.llmbook-tokenizer > .tok-out .tok')].map(s => Number(s.dataset.id)),
         stats: document.querySelector('.llmbook-tokenizer .tok-stats').textContent,
         scripts: document.querySelectorAll('.llmbook-tokenizer script').length,
-        text: [...document.querySelectorAll('.llmbook-tokenizer .tok')].map(s => s.textContent).join('')})""")
+        text: [...document.querySelectorAll('.llmbook-tokenizer > .tok-out .tok')].map(s => s.textContent).join('')})""")
+
+
+def test_gpt2_and_llama_rows_match_python(box):
+    from llmbook.specs import get_spec
+    from llmbook.tokenizers import offline_tokenizer
+
+    page, log = box
+    for text in ("To be, or not to be", "今天 🍕 <b>x</b>", ""):
+        _type(page, text)
+        rows = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.tok-other')].map(r =>
+            [r.dataset.tokenizer, [...r.querySelectorAll('.tok')].map(s => Number(s.dataset.id))]))""")
+        for key, name in (("gpt2", "distilgpt2"), ("llama", "tinyllama")):
+            assert rows[key] == offline_tokenizer(get_spec(name)).encode(text, add_special_tokens=False)
+    assert not log.page_errors
 
 
 @pytest.mark.parametrize("text", CASES, ids=["hamlet", "empty", "cjk", "emoji", "script", "newlines", "100kB"])
@@ -64,7 +78,7 @@ def test_lone_surrogate_becomes_replacement_character(box, merges):
         area.value = 'a\\ud800b';
         area.dispatchEvent(new Event('input'));
         return new Promise(r => setTimeout(() => r(
-            [...document.querySelectorAll('.llmbook-tokenizer .tok')].map(s => Number(s.dataset.id))), 250));
+            [...document.querySelectorAll('.llmbook-tokenizer > .tok-out .tok')].map(s => Number(s.dataset.id))), 250));
     }""")
     assert ids == bpe.encode("a\ud800b", merges) == bpe.encode("a\ufffdb", merges)
 
@@ -72,7 +86,7 @@ def test_lone_surrogate_becomes_replacement_character(box, merges):
 def test_box_works_from_disk(site, chromium, merges):
     page, log = open_page(chromium, (site / "part2" / "tokenize.html").as_uri())
     page.wait_for_selector(".llmbook-tokenizer .tok-stats:not(:empty)")
-    ids = page.evaluate("[...document.querySelectorAll('.llmbook-tokenizer .tok')].map(s => Number(s.dataset.id))")
+    ids = page.evaluate("[...document.querySelectorAll('.llmbook-tokenizer > .tok-out .tok')].map(s => Number(s.dataset.id))")
     page.close()
     assert ids == bpe.encode("To be, or not to be, that is the question.", merges)
     assert not log.console_errors and not log.page_errors
