@@ -75,7 +75,6 @@ def _info(args) -> int:
 
 
 def _capture(args) -> int:
-    import os
     from pathlib import Path
 
     from tqdm import tqdm

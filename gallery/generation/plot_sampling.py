@@ -10,7 +10,6 @@ top-p (nucleus) sampling do to it.
 # %%
 # One next-token distribution
 # ---------------------------
-import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots

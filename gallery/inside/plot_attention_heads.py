@@ -10,7 +10,6 @@ pattern: how much attention each head pays to the *first* token.
 # %%
 # Capture the attention of every head
 # -----------------------------------
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
