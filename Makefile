@@ -7,12 +7,15 @@ TORCH ?= torch==2.13.0
 OUT ?= book/_build/html
 SPHINXOPTS ?= -nW --keep-going
 
-.PHONY: book test chromium clean
+AXE_VERSION ?= 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+
+.PHONY: book test chromium axe clean
 
 book: $(VENV)/.docs-installed
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html book $(OUT)
 
-test: $(VENV)/.test-installed chromium
+test: $(VENV)/.test-installed chromium axe
 	$(BIN)/python -m pytest
 
 $(VENV)/.torch-installed:
@@ -34,6 +37,15 @@ chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else echo "Install Debian's Chromium first: sudo apt-get install chromium chromium-driver"; exit 1; fi; }
+
+# axe-core (accessibility checks in the browser tests), from the npm registry into .venv
+axe: $(AXE)
+$(AXE):
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq npm; \
+	  else echo "Install npm first: sudo apt-get install npm"; exit 1; fi; }
+	npm install --prefix $(VENV)/axe --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+	test -f $@
 
 clean:
 	rm -rf book/_build book/auto_examples book/sg_execution_times.rst book/_generated

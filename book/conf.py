@@ -107,6 +107,7 @@ html_theme = "sphinx_book_theme"
 html_title = "llmbook"
 html_static_path = [str(ROOT / "_static"), str(GENERATED / "static")]
 html_css_files = ["llmbook.css"]
+html_js_files = ["a11y.js"]          # fixes for the theme's markup (see the file)
 html_theme_options = {
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
@@ -141,9 +142,14 @@ def _prune_old_caches(app) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _plotly_on_pages_that_draw(app, pagename, templatename, context, doctree) -> None:
-    if "Plotly.newPlot" in context.get("body", ""):
+def _scripts_on_pages_that_use_them(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body", "")
+    if "Plotly.newPlot" in body or "llmbook-explorer" in body:
         app.add_js_file("plotly/plotly.min.js", priority=100)
+    if "llmbook-slideshow" in body:
+        app.add_js_file("slideshow.js", priority=600)        # after the page's own figures
+    if "llmbook-explorer" in body:
+        app.add_js_file("explorer.js", priority=600)
 
 
 _CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
@@ -192,6 +198,6 @@ def setup(app):
     os.environ.setdefault("LLMBOOK_BUILD", "1")
     app.connect("builder-inited", _prune_old_caches)
     app.connect("builder-inited", _tiny_artifacts, priority=400)   # before the gallery runs
-    app.connect("html-page-context", _plotly_on_pages_that_draw)
+    app.connect("html-page-context", _scripts_on_pages_that_use_them)
     app.connect("source-read", _offline_execution_times)
     app.connect("build-finished", _stamp_gallery)

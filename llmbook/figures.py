@@ -16,7 +16,6 @@ give byte-identical HTML. Not handled: ipywidgets (FigureWidget) output.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
@@ -28,14 +27,26 @@ class BookRenderer(MimetypeRenderer):
     """text/html for static sites + plotly's own mime type for Jupyter."""
 
     def to_mimebundle(self, fig_dict):
-        blob = json.dumps(fig_dict, sort_keys=True, default=str).encode()
-        div_id = "fig-" + hashlib.sha256(blob).hexdigest()[:12]
-        html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, div_id=div_id,
-                           config=PLOTLY_CONFIG, validate=False, auto_play=False)  # readers press Play
-        return {"text/html": f'<div class="llmbook-plotly">{html}</div>',
+        return {"text/html": figure_html(fig_dict),
                 "application/vnd.plotly.v1+json": {"data": fig_dict.get("data", []),
                                                    "layout": fig_dict.get("layout", {}),
                                                    "config": PLOTLY_CONFIG}}
+
+
+def figure_html(fig, alt: str | None = None) -> str:
+    """A figure as book HTML: ``<div class="llmbook-plotly">`` + ``Plotly.newPlot``.
+
+    alt: a text alternative, given to screen readers as ``role="img"`` + ``aria-label``.
+    """
+    import html as _html
+
+    fig_dict = fig if isinstance(fig, dict) else fig.to_dict()
+    blob = pio.to_json(fig_dict, validate=False, pretty=False).encode()   # numpy-aware, every value
+    div_id = "fig-" + hashlib.sha256(blob).hexdigest()[:12]
+    body = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, div_id=div_id,
+                       config=PLOTLY_CONFIG, validate=False, auto_play=False)  # readers press Play
+    label = f' role="img" aria-label="{_html.escape(alt, quote=True)}"' if alt else ""
+    return f'<div class="llmbook-plotly"{label}>{body}</div>'
 
 
 def use_book_renderer() -> None:
@@ -53,12 +64,12 @@ def weights_notice(trace_or_lm) -> str:
     label = prov["weights_label"] if prov else trace_or_lm.weights_label
     name = prov["model"] if prov else trace_or_lm.name
     if standin:
-        return (":::{warning} Stand-in weights\n"
+        return (":::{admonition} Stand-in weights\n:class: warning\n\n"
                 f"The published **{name}** weights were not available when this page was built, so "
                 f"its figures come from {label}. The tokenizer, the shapes and every step of the "
                 "computation are the real model's; the values are random, so the predictions "
                 "are meaningless. Build with the real weights (see the README) to see the real ones.\n:::")
-    return f":::{{note}} Real weights\nThe figures on this page come from {label}.\n:::"
+    return f":::{{admonition}} Real weights\n:class: note\n\nThe figures on this page come from {label}.\n:::"
 
 
 def verification_table(checks: dict, rel_tol: float = 1e-5) -> str:
@@ -78,6 +89,14 @@ def provenance_table(trace) -> str:
             value = f"{value:.3g}"
         rows.append(f"| {key} | `{value}` |")
     return "\n".join(rows)
+
+
+def book_layout(fig, title: str, height: int):
+    """The book's figure frame: title, height, tight margins, transparent for light/dark themes."""
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, height=height,
+                      margin=dict(l=10, r=10, t=70, b=10), paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", font={"size": 12})
+    return fig
 
 
 def token_labels(tokens: list[str]) -> list[str]:

@@ -198,6 +198,49 @@ def verify_lm_head(lm, tr) -> dict:
             "top_token_matches": bool(logits.argmax() == tr.logits[-1].argmax())}
 
 
+def verify_substeps(lm, tr, layer: int, head: int) -> dict[str, Check]:
+    """Each substep of one block, recomputed on its own from the weights (float64).
+
+    Keys, in order: ``q``, ``k`` (Llama: after RoPE, the KV head this head reads),
+    ``q_pre_rope``/``k_pre_rope`` (Llama), ``scores`` (scaled, masked), ``probs``,
+    ``head_out`` (probs·V), then the FFN: ``expand`` (GPT-2: c_fc; Llama: gate and
+    up), ``activation`` (GELU / SiLU(gate)·up, from the captured pre-activations),
+    ``contract`` (the FFN's output from the captured hidden units).
+    """
+    h = _norm1(lm, layer, tr.residual[layer].astype(np.float64))             # [T, d]
+    q, k, v = _head_qkv(lm, layer, head, h)                                   # [T, dh] each
+    scores, probs, out = causal_attention(q, k, v)
+    kv = tr.config["kv_head_of"][head]
+    dh = q.shape[1]
+    got = lambda name: tr.block(layer, name)                                  # noqa: E731
+    checks = {"q": _diff(q, got("q")[head]), "k": _diff(k, got("k")[kv])}
+    if lm.spec.arch == "llama":
+        p = _prefix(lm, layer)
+        rows = lambda name, j: _w(lm, p + f"self_attn.{name}.weight", slice(j * dh, (j + 1) * dh))  # noqa: E731
+        checks["q_pre_rope"] = _diff(h @ rows("q_proj", head).T, got("q_pre_rope")[head])
+        checks["k_pre_rope"] = _diff(h @ rows("k_proj", kv).T, got("k_pre_rope")[kv])
+    checks["scores"] = _diff(scores, got("scores")[head])
+    checks["probs"] = _diff(probs, tr.attn[layer, head])
+    checks["head_out"] = _diff(out, got("heads_out")[:, head * dh:(head + 1) * dh])
+    checks.update(_ffn_substeps(lm, tr, layer))
+    return checks
+
+
+def _ffn_substeps(lm, tr, layer: int) -> dict[str, Check]:
+    p, got = _prefix(lm, layer), (lambda name: tr.block(layer, name).astype(np.float64))
+    x = _norm2(lm, layer, got("resid_mid"))                                   # [T, d]
+    if lm.spec.arch == "gpt2":
+        pre = x @ _w(lm, p + "mlp.c_fc.weight") + _w(lm, p + "mlp.c_fc.bias")   # [T, d_ff]
+        return {"expand": _diff(pre, got("ffn_pre")),
+                "activation": _diff(gelu_tanh(got("ffn_pre")), got("ffn_act")),
+                "contract": _diff(got("ffn_act") @ _w(lm, p + "mlp.c_proj.weight") + _w(lm, p + "mlp.c_proj.bias"),
+                                  got("ffn_out"))}
+    gate, up = x @ _w(lm, p + "mlp.gate_proj.weight").T, x @ _w(lm, p + "mlp.up_proj.weight").T
+    return {"expand (gate)": _diff(gate, got("ffn_gate")), "expand (up)": _diff(up, got("ffn_up")),
+            "activation": _diff(silu(got("ffn_gate")) * got("ffn_up"), got("ffn_hidden")),
+            "contract": _diff(got("ffn_hidden") @ _w(lm, p + "mlp.down_proj.weight").T, got("ffn_out"))}
+
+
 def verify_all(lm, tr, layer: int, head: int) -> dict[str, Check]:
     """Every check at one layer/head, flattened: what a chapter prints as a table."""
     out = {f"attention head {layer}.{head}: {k}": v for k, v in verify_attention_head(lm, tr, layer, head).items()}

@@ -28,6 +28,6 @@ def test_stand_in_notice_says_so():
         provenance = {"weights_label": "stand-in weights (seed=0)", "model": "distilgpt2"}
 
     text = figures.weights_notice(T())
-    assert text.startswith(":::{warning} Stand-in weights") and "random" in text
+    assert text.startswith(":::{admonition} Stand-in weights\n:class: warning") and "random" in text
     T.is_standin = False
     assert "Real weights" in figures.weights_notice(T())

@@ -54,3 +54,19 @@ def test_full_size_models_verify(name, layer):
     for head in (0, lm.model.config.num_attention_heads - 1):
         checks = verify_all(lm, tr, layer, head)
         assert all(c.ok(1e-5) for c in checks.values()), checks
+
+
+def test_substep_checks_agree_and_catch_a_wrong_activation(small_lm):
+    from llmbook.verify import verify_substeps
+
+    tr = capture(small_lm, PROMPTS[small_lm.name])
+    checks = verify_substeps(small_lm, tr, 1, 3)
+    expected = {"q", "k", "scores", "probs", "head_out", "contract", "activation"}
+    assert expected <= set(checks)
+    if small_lm.spec.arch == "llama":
+        assert {"q_pre_rope", "k_pre_rope", "expand (gate)", "expand (up)"} <= set(checks)
+    assert all(c.ok(1e-5) for c in checks.values()), checks
+    act = "ffn_act" if small_lm.spec.arch == "gpt2" else "ffn_hidden"
+    tr.arrays[f"blocks.1.{act}"] = tr.arrays[f"blocks.1.{act}"] * 1.001
+    broken = verify_substeps(small_lm, tr, 1, 3)
+    assert not broken["activation"].ok(1e-5) and broken["q"].ok(1e-5)

@@ -105,9 +105,39 @@ def screenshot_pages(site: Path, pages: list[str], out: Path, dark: bool = False
     return shots
 
 
+def screenshot_slides(site: Path, rel: str, out: Path, dark: bool = False) -> list[Path]:
+    """One PNG per step of every slideshow on a page (clicking Next, as a reader would)."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with serve(site) as base, browser() as ctx:
+        page, _ = open_page(ctx, f"{base}/{rel}")
+        if dark:
+            page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        for k, show in enumerate(page.locator(".llmbook-slideshow.ss-ready").all()):
+            n = show.locator(".ss-slide").count()
+            for step in range(n):
+                page.wait_for_timeout(500)
+                path = out / f"{rel.replace('/', '_').replace('.html', '')}-{k}-{step + 1}{'-dark' if dark else ''}.png"
+                show.screenshot(path=str(path))
+                shots.append(path)
+                if step < n - 1:
+                    show.locator(".ss-next").click()
+        page.close()
+    return shots
+
+
 if __name__ == "__main__":
     import sys
 
-    site, out, *pages = sys.argv[1:]
-    for p in screenshot_pages(Path(site), pages, Path(out)):
-        print(p)
+    args = sys.argv[1:]
+    dark = "--dark" in args
+    args = [a for a in args if a != "--dark"]
+    if args and args[0] == "--slides":
+        _, site, out, *pages = args
+        for rel in pages:
+            for p in screenshot_slides(Path(site), rel, Path(out), dark=dark):
+                print(p)
+    else:
+        site, out, *pages = args
+        for p in screenshot_pages(Path(site), pages, Path(out), dark=dark):
+            print(p)

@@ -1,0 +1,50 @@
+"""axe-core on every page of the built book, light and dark: no serious or critical
+violations. axe-core comes from the npm registry (``make test`` installs it under
+``.venv/axe``; ``LLMBOOK_AXE`` may point at another ``axe.min.js``) and is loaded
+into the page under test from that local file, never from a CDN."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.harness import open_page
+from tests.browser.test_site import _pages
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = Path(os.environ.get("LLMBOOK_AXE", ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"))
+BAD = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(f"axe-core not found at {AXE}: run `make axe` (npm install axe-core) or set LLMBOOK_AXE")
+    return AXE.read_text()
+
+
+def _violations(page, axe_source: str) -> list[str]:
+    page.add_script_tag(content=axe_source)
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    return [f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in found if v["impact"] in BAD]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_no_serious_accessibility_violations(theme, site, base_url, chromium, axe_source):
+    problems = {}
+    for rel in _pages(site):
+        page, _ = open_page(chromium, f"{base_url}/{rel}")
+        page.evaluate("(t) => { document.documentElement.dataset.theme = t; "
+                      "document.documentElement.dataset.mode = t; }", theme)
+        page.wait_for_timeout(150)
+        bad = _violations(page, axe_source)
+        page.close()
+        if bad:
+            problems[rel] = bad
+    assert not problems, problems
