@@ -8,9 +8,11 @@
   the same slice (identical merges checked), and the incremental one on the whole corpus;
 - tiny-model training step time on the book's model and batch, PyTorch CPU.
 
+- the book build: cold, warm, one chapter touched, peak memory, site size
+  (:mod:`llmbook.bench_book`, minutes: left out of ``--quick``).
+
 Memory and construction run in fresh subprocesses so one measurement cannot warm
-another. Not measured here: the book build, and the browser engines (they need the
-widget).
+another. Not measured yet: the widget's JS and WebGPU engines (issue #6).
 """
 
 from __future__ import annotations
@@ -151,6 +153,10 @@ def run(quick: bool = False, only: str | None = None) -> dict:
         results["bpe"] = bpe_speed(50_000 if quick else 200_000)
     if only in (None, "tiny"):
         results["tiny"] = tiny_step(10 if quick else 30)
+    if only == "book" or (only is None and not quick):
+        from .bench_book import book_build
+
+        results["book"] = book_build()
     _print(results)
     return results
 
@@ -183,3 +189,7 @@ def _print(r: dict) -> None:
         print(f"{'tiny train step, PyTorch CPU: N threads vs 1':<44}{t[multi] * 1e3:>10.1f}ms"
               f"{t['pytorch_1_threads_step_s'] * 1e3:>10.1f}ms{t[multi] / t['pytorch_1_threads_step_s']:>8.2f}"
               f"  ({t['tokens_per_s_1_thread']:,.0f} tokens/s on 1 thread)")
+    if "book" in r:
+        from .bench_book import print_book
+
+        print_book(r["book"])

@@ -163,7 +163,7 @@ def _scores_to_probs(tr, layer, head, checks) -> Slide:
 
     fig = go.Figure(heat(raw))
     fig.frames = [go.Frame(data=[heat(z)], name=n, layout={"title": {"text": f"Stage: {n}"}}) for n, z in stages]
-    book_layout(fig, f"Stage: {stages[0][0]}", 440)
+    book_layout(fig, f"Stage: {stages[0][0]}", 380 + 12 * T)
     fig.update_layout(xaxis_title="key (attended to)", yaxis_title="query (attending)", yaxis_autorange="reversed")
     fig.update_xaxes(tickangle=-60)
     animate(fig, [n for n, _ in stages], ["Q·Kᵀ", "scale", "mask", "−max", "exp", "÷sum"], duration=1100,
