@@ -108,7 +108,7 @@ def print_book(b: dict) -> None:
                         ("touched", "book rebuild, one chapter's cell changed")):
         r = b[name]
         print(f"{label:<44}{r['seconds']:>11.1f}s{cold:>11.1f}s{r['seconds'] / cold:>8.3f}"
-              f"  ({r['notebooks_executed']} chapters executed)")
+              f"  ({r['notebooks_executed']} chapter(s) executed)")
     peak = max(b[n]["peak_rss_bytes"] for n in ("cold", "warm", "touched"))
     print(f"{'book build peak memory (process tree) vs 7 GB':<44}{peak / 2**30:>10.2f}GB{7:>10.2f}GB"
           f"{peak / (7 * 2**30):>8.2f}")

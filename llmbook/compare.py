@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figures import book_layout
+from .figures import book_layout, with_alt
 
 COMPONENTS = ("token embedding", "position embedding", "attention", "feed-forward", "norms", "LM head")
 
@@ -115,7 +115,9 @@ def params_figure(pairs):
     fig.update_layout(barmode="group", xaxis_type="log", yaxis_autorange="reversed",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     fig.update_xaxes(title_text="parameters")
-    return fig
+    return with_alt(fig, "Parameters per component: " + "; ".join(
+        f"{lm.spec.name} " + ", ".join(f"{k} {_short(v)}" for k, v in component_params(lm).items())
+        for lm, _ in pairs))
 
 
 def _short(n: int) -> str:
@@ -128,16 +130,17 @@ def kv_figure(pairs, contexts=(128, 512, 1024, 2048)):
     """KV-cache size against context length, from the measured bytes per token."""
     import plotly.graph_objects as go
 
-    fig = go.Figure()
+    fig, alt = go.Figure(), []
     for (lm, tr), color in zip(pairs, ("#4c72b0", "#dd8452")):
         per = measured_kv_bytes_per_token(tr)
+        alt.append(f"{lm.spec.name} {per:,} bytes per token")
         ctx = [n for n in contexts if n <= tr.config["context_len"]]
         fig.add_trace(go.Scatter(x=ctx, y=[per * n / 2**20 for n in ctx], mode="lines+markers", name=lm.spec.name,
                                  line={"color": color}, hovertemplate="%{x} tokens: %{y:.1f} MiB<extra></extra>"))
     book_layout(fig, "KV-cache size (float32) against the number of cached tokens", 340)
     fig.update_layout(xaxis_title="tokens in the cache", yaxis_title="MiB",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
-    return fig
+    return with_alt(fig, "Lines of KV-cache size growing linearly with the cached tokens: " + ", ".join(alt))
 
 
 def activation_figure():
@@ -152,4 +155,5 @@ def activation_figure():
     book_layout(fig, "The two nonlinearities", 320)
     fig.update_layout(xaxis_title="x", yaxis_title="f(x)",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
-    return fig
+    return with_alt(fig, "GELU and SiLU curves from -5 to 5: both near zero for negative inputs, "
+                         "both close to the identity for large positive ones.")

@@ -36,17 +36,29 @@ class BookRenderer(MimetypeRenderer):
 def figure_html(fig, alt: str | None = None) -> str:
     """A figure as book HTML: ``<div class="llmbook-plotly">`` + ``Plotly.newPlot``.
 
-    alt: a text alternative, given to screen readers as ``role="img"`` + ``aria-label``.
+    alt: a text alternative for screen readers (default: ``layout.meta["alt"]``, which
+    :func:`with_alt` sets), given as a visually hidden paragraph the figure is
+    ``aria-describedby``; the plot itself stays interactive (no ``role="img"``).
     """
     import html as _html
 
     fig_dict = fig if isinstance(fig, dict) else fig.to_dict()
+    meta = fig_dict.get("layout", {}).get("meta")
+    alt = alt or (meta.get("alt") if isinstance(meta, dict) else None)
     blob = pio.to_json(fig_dict, validate=False, pretty=False).encode()   # numpy-aware, every value
     div_id = "fig-" + hashlib.sha256(blob).hexdigest()[:12]
     body = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, div_id=div_id,
                        config=PLOTLY_CONFIG, validate=False, auto_play=False)  # readers press Play
-    label = f' role="img" aria-label="{_html.escape(alt, quote=True)}"' if alt else ""
-    return f'<div class="llmbook-plotly"{label}>{body}</div>'
+    if not alt:
+        return f'<div class="llmbook-plotly">{body}</div>'
+    return (f'<p class="visually-hidden" id="{div_id}-alt">{_html.escape(alt)}</p>'
+            f'<div class="llmbook-plotly" aria-describedby="{div_id}-alt">{body}</div>')
+
+
+def with_alt(fig, alt: str):
+    """Attach a text alternative to a figure (read by :func:`figure_html`)."""
+    fig.update_layout(meta={"alt": alt})
+    return fig
 
 
 def use_book_renderer() -> None:
@@ -118,7 +130,9 @@ def attention_heatmap(trace, layer: int, head: int):
                       xaxis_title="key (attended to)", yaxis_title="query (attending)",
                       yaxis_autorange="reversed", height=460, margin=dict(l=10, r=10, t=50, b=10),
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    return fig
+    top = probs.argmax(-1)
+    return with_alt(fig, f"Heatmap of layer {layer}, head {head}'s attention over {len(labels)} tokens; "
+                         "each row's largest weight: " + ", ".join(f"{labels[i]} → {labels[j]}" for i, j in enumerate(top)))
 
 
 def logit_lens_figure(trace, position: int = -1, k: int = 5):
@@ -138,7 +152,8 @@ def logit_lens_figure(trace, position: int = -1, k: int = 5):
                       xaxis_title="probability of the final top token", yaxis_autorange="reversed",
                       height=60 + 34 * n, margin=dict(l=10, r=10, t=50, b=10),
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    return fig
+    return with_alt(fig, "Logit lens, one bar per layer: " + "; ".join(
+        f"{name}: {p:.2g}" for name, p in zip(names, final)))
 
 
 

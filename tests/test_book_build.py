@@ -69,3 +69,22 @@ def test_an_unchanged_chapter_is_not_executed_again(tmp_path, monkeypatch):
     third = _build(tmp_path, src, monkeypatch)              # fresh output, same cache: no execution
     assert third.returncode == 0 and "Executing notebook" not in third.stdout
     assert "22" in (tmp_path / "out" / "chapter.html").read_text()
+
+
+def test_real_weights_required_but_missing_fails_fast_with_a_how_to(tmp_path, monkeypatch, offline_hub):
+    """LLMBOOK_WEIGHTS=real with no weights anywhere: the real chapter fails in seconds, saying why."""
+    import time
+
+    monkeypatch.setenv("LLMBOOK_WEIGHTS", "real")
+    monkeypatch.setenv("LLMBOOK_ONLY", "part1/walkthrough-distilgpt2")
+    t0 = time.perf_counter()
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "traces"))         # no cached trace to fall back on
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html",
+                           "-D", f"nb_execution_cache_path={tmp_path / 'cache'}",     # as a real build runs
+                           str(ROOT / "book"), str(tmp_path / "out")], capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    log = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "walkthrough-distilgpt2" in log and "distilgpt2" in log
+    assert "LLMBOOK_WEIGHTS" in log or "huggingface" in log.lower()       # says how to get them
+    assert seconds < 120, f"took {seconds:.0f} s to fail"

@@ -31,3 +31,17 @@ def test_stand_in_notice_says_so():
     assert text.startswith(":::{admonition} Stand-in weights\n:class: warning") and "random" in text
     T.is_standin = False
     assert "Real weights" in figures.weights_notice(T())
+
+
+def test_alt_text_reaches_screen_readers_escaped():
+    import plotly.graph_objects as go
+
+    from llmbook.figures import BookRenderer, with_alt
+
+    fig = with_alt(go.Figure(go.Bar(x=[1], y=[2])), 'bars <b>"quoted"</b>')
+    html = BookRenderer().to_mimebundle(fig.to_dict())["text/html"]
+    div_id = html.split('id="')[1].split('-alt"')[0]
+    assert f'aria-describedby="{div_id}-alt"' in html
+    assert "bars &lt;b&gt;&quot;quoted&quot;&lt;/b&gt;" in html and "<b>" not in html.split("</p>")[0]
+    plain = BookRenderer().to_mimebundle(go.Figure(go.Bar(x=[1], y=[2])).to_dict())["text/html"]
+    assert "aria-describedby" not in plain
