@@ -105,6 +105,16 @@ def screenshot_pages(site: Path, pages: list[str], out: Path, dark: bool = False
     return shots
 
 
+def _crop_to(page, element, path: Path) -> None:
+    """Full-page shot cropped to the element (an element shot can catch the sticky header)."""
+    from PIL import Image
+
+    page.screenshot(path=str(path), full_page=True)
+    x, y, w, h = element.evaluate("e => { const r = e.getBoundingClientRect(); "
+                                  "return [r.left + scrollX, r.top + scrollY, r.width, r.height]; }")
+    Image.open(path).crop((int(x), int(y), int(x + w), int(y + h))).save(path)
+
+
 def screenshot_slides(site: Path, rel: str, out: Path, dark: bool = False) -> list[Path]:
     """One PNG per step of every slideshow on a page (clicking Next, as a reader would)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -116,9 +126,9 @@ def screenshot_slides(site: Path, rel: str, out: Path, dark: bool = False) -> li
         for k, show in enumerate(page.locator(".llmbook-slideshow.ss-ready").all()):
             n = show.locator(".ss-slide").count()
             for step in range(n):
-                page.wait_for_timeout(500)
+                page.wait_for_timeout(800)
                 path = out / f"{rel.replace('/', '_').replace('.html', '')}-{k}-{step + 1}{'-dark' if dark else ''}.png"
-                show.screenshot(path=str(path))
+                _crop_to(page, show, path)
                 shots.append(path)
                 if step < n - 1:
                     show.locator(".ss-next").click()
