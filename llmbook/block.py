@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figures import book_layout, token_labels
+from .figures import animate, book_layout, heatmap, token_labels
 from .slideshow import Slide, Slideshow
 from .verify import Check, gelu_tanh, silu, verify_substeps
-from .walkthrough import animate, display_name
+from .walkthrough import display_name
 
 UNITS_SHOWN = 384         # FFN hidden units drawn in the expand heatmap
 
@@ -40,15 +40,6 @@ def agreement(checks: dict[str, Check], *names: str) -> str:
             f"{worst:.1e} (max |difference|)")
 
 
-def _heatmap(z, x=None, y=None, colorscale="RdBu", zmid=0, name="", showscale=True, zmin=None, zmax=None):
-    import plotly.graph_objects as go
-
-    z = np.where(np.isfinite(z), np.round(z, 4), np.nan)
-    return go.Heatmap(z=z, x=x, y=y, colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
-                      showscale=showscale, colorbar={"len": 0.8, "thickness": 12}, hoverongaps=False,
-                      hovertemplate="%{y} · %{x}: %{z:.4g}<extra>" + name + "</extra>")
-
-
 # --- 1 · Q and K --------------------------------------------------------------
 
 def _qk(tr, layer, head, checks) -> Slide:
@@ -59,8 +50,8 @@ def _qk(tr, layer, head, checks) -> Slide:
     zmax = float(np.abs(np.concatenate([q, k])).max())
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[f"Q, head {head} [T, {dh}]", f"K, head {head} [T, {dh}]"])
-    fig.add_trace(_heatmap(q, y=labels, name="q", showscale=False, zmin=-zmax, zmax=zmax), 1, 1)
-    fig.add_trace(_heatmap(k, y=labels, name="k", zmin=-zmax, zmax=zmax), 1, 2)
+    fig.add_trace(heatmap(q, y=labels, name="q", showscale=False, zmin=-zmax, zmax=zmax), 1, 1)
+    fig.add_trace(heatmap(k, y=labels, name="k", zmin=-zmax, zmax=zmax), 1, 2)
     book_layout(fig, f"Layer {layer}: this head's queries and keys", 320)
     fig.update_yaxes(autorange="reversed")
     H = tr.config["n_heads"]
@@ -79,7 +70,7 @@ def _rope_gqa(tr, layer, head, checks) -> Slide:
     share = np.array([[1.0 if c["kv_head_of"][h] == j else 0.0 for h in range(c["n_heads"])]
                       for j in range(c["n_kv_heads"])])                            # [Hkv, H]
     share[kv, head] = 2.0
-    gqa = go.Figure(_heatmap(share, x=[str(h) for h in range(c["n_heads"])],
+    gqa = go.Figure(heatmap(share, x=[str(h) for h in range(c["n_heads"])],
                              y=[f"KV head {j}" for j in range(c["n_kv_heads"])],
                              colorscale=[[0, "rgba(0,0,0,0)"], [0.5, "#9ecae1"], [1, "#d95f02"]],
                              zmid=None, showscale=False, zmin=0, zmax=2))
@@ -144,12 +135,12 @@ def _scores_to_probs(tr, layer, head, checks) -> Slide:
 
     q, k = tr.block(layer, "q")[head].astype(np.float64), tr.block(layer, "k")[tr.config["kv_head_of"][head]]
     T, dh = q.shape
-    raw = q @ k.T                                                             # [T, T]
+    raw = q @ k.T                                                             # [T, T] from the captured q, k
     scaled = raw / np.sqrt(dh)
-    masked = np.where(np.tril(np.ones((T, T), bool)), scaled, -np.inf)
+    masked = tr.block(layer, "scores")[head].astype(np.float64)               # captured: scaled, future = -inf
     shifted = masked - masked.max(-1, keepdims=True)
     ex = np.exp(shifted)
-    probs = ex / ex.sum(-1, keepdims=True)
+    probs = tr.attn[layer, head]                                              # captured attention
     stages = [("Q·Kᵀ", raw), (f"÷ √{dh} = {np.sqrt(dh):g}", scaled), ("causal mask (future = −∞)", masked),
               ("− row max", shifted), ("exp", ex), ("÷ row sum = attention", probs)]
     labels = token_labels(tr.tokens)
@@ -158,7 +149,7 @@ def _scores_to_probs(tr, layer, head, checks) -> Slide:
         finite = z[np.isfinite(z)]
         lim = float(np.abs(finite).max()) or 1.0
         positive = finite.min() >= 0
-        return _heatmap(z, x=labels, y=labels, colorscale="Blues" if positive else "RdBu",
+        return heatmap(z, x=labels, y=labels, colorscale="Blues" if positive else "RdBu",
                         zmid=None if positive else 0, zmin=0 if positive else -lim, zmax=lim)
 
     fig = go.Figure(heat(raw))
@@ -190,9 +181,9 @@ def _mix_v(tr, layer, head, checks) -> Slide:
     lim = float(np.abs(np.concatenate([v, out])).max())
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True, column_widths=[0.3, 0.35, 0.35], horizontal_spacing=0.03,
                         subplot_titles=["attention P [T, T]", f"V [T, {dh}]", f"P·V = head output [T, {dh}]"])
-    fig.add_trace(_heatmap(p, x=labels, y=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1, showscale=False), 1, 1)
-    fig.add_trace(_heatmap(v, y=labels, showscale=False, zmin=-lim, zmax=lim), 1, 2)
-    fig.add_trace(_heatmap(out, y=labels, zmin=-lim, zmax=lim), 1, 3)
+    fig.add_trace(heatmap(p, x=labels, y=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1, showscale=False), 1, 1)
+    fig.add_trace(heatmap(v, y=labels, showscale=False, zmin=-lim, zmax=lim), 1, 2)
+    fig.add_trace(heatmap(out, y=labels, zmin=-lim, zmax=lim), 1, 3)
     book_layout(fig, "Each position's output is a weighted average of the value vectors", 360)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(showticklabels=False, row=1, col=1)
@@ -218,7 +209,7 @@ def _expand(tr, layer, checks) -> Slide:
     counts, edges = np.histogram(pre, bins=60)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.08,
                         subplot_titles=[f"first {UNITS_SHOWN} of {d_ff:,} units", f"all {pre.size:,} values"])
-    fig.add_trace(_heatmap(pre[:, :UNITS_SHOWN], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
+    fig.add_trace(heatmap(pre[:, :UNITS_SHOWN], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
     fig.add_trace(go.Bar(x=np.round((edges[:-1] + edges[1:]) / 2, 3), y=counts, marker_color="#8c8c8c",
                          hovertemplate="≈ %{x:.2f}: %{y}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
@@ -283,7 +274,7 @@ def _contract(tr, layer, checks) -> Slide:
     lim = float(np.percentile(np.abs(out), 99.5)) or 1.0
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4], horizontal_spacing=0.04,
                         subplot_titles=[f"FFN output, first 64 of {d:,} dims", "‖·‖ per token"])
-    fig.add_trace(_heatmap(out[:, :64], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
+    fig.add_trace(heatmap(out[:, :64], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
     for vec, name, color in ((mid, "stream before the FFN", "#8c8c8c"), (out, "what the FFN adds", "#d95f02")):
         fig.add_trace(go.Bar(x=np.round(np.linalg.norm(vec, axis=-1), 3), y=labels, orientation="h", name=name,
                              marker_color=color), 1, 2)

@@ -46,18 +46,6 @@ def kv_bytes_per_token(facts: dict, bytes_per_number: int = 4) -> int:
     return 2 * facts["n_layers"] * facts["n_kv_heads"] * facts["head_dim"] * bytes_per_number
 
 
-def measured_kv_bytes_per_token(tr) -> int:
-    """How much the real cache grew between the first two loop steps of a trace."""
-    if len(tr.steps) < 2:
-        raise ValueError("the trace has fewer than two generation steps")
-    return tr.steps[1]["cache_bytes"] - tr.steps[0]["cache_bytes"]
-
-
-def _tied(lm) -> bool:
-    emb, head = lm.model.get_input_embeddings().weight, lm.model.get_output_embeddings().weight
-    return emb.data_ptr() == head.data_ptr()
-
-
 def _biases(lm) -> str:
     biases = [p.numel() for n, p in lm.model.named_parameters() if n.endswith(".bias")]
     return f"{len(biases)} tensors, {sum(biases):,} numbers" if biases else "none"
@@ -91,12 +79,12 @@ def _facts(lm, tr) -> dict[str, str]:
         "feed-forward": (f"SwiGLU: SiLU(gate) · up, {f['d_model']:,} → 2 × {f['d_ff']:,} → {f['d_model']:,}" if llama
                          else f"GELU ({c.activation_function}), {f['d_model']} → {f['d_ff']:,} → {f['d_model']}"),
         "bias vectors": _biases(lm),
-        "LM head": ("tied: the token embedding, transposed" if _tied(lm)
+        "LM head": ("tied: the token embedding, transposed" if lm.head_is_tied
                     else f"untied: its own {f['vocab_size']:,} × {f['d_model']:,} matrix"),
         "vocabulary": f"{f['vocab_size']:,} ({'SentencePiece BPE' if llama else 'byte-level BPE'})",
         "context": f"{f['context_len']:,} tokens",
         "KV cache per token (float32)": (f"{kv_bytes_per_token(f):,} B by the formula, "
-                                         f"{measured_kv_bytes_per_token(tr):,} B measured"),
+                                         f"{tr.cache_bytes_per_token:,} B measured"),
     }
 
 
@@ -104,20 +92,19 @@ def params_figure(pairs):
     """Grouped bars: parameters per component for each model (log axis: they differ 10×)."""
     import plotly.graph_objects as go
 
-    fig = go.Figure()
+    fig, alt = go.Figure(), []
     for (lm, _), color in zip(pairs, ("#4c72b0", "#dd8452")):
         counts = component_params(lm)
+        alt.append(f"{lm.spec.name} " + ", ".join(f"{k} {_short(v)}" for k, v in counts.items()))
         fig.add_trace(go.Bar(y=list(COMPONENTS), x=[counts[k] or None for k in COMPONENTS], orientation="h",
                              name=lm.spec.name, marker_color=color,
-                             text=[_short(counts[k]) for k in COMPONENTS], textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:,}<extra>" + lm.spec.name + "</extra>"))
+                             text=[_short(counts[k]) for k in COMPONENTS], textposition="outside", cliponaxis=False,
+                             hovertemplate="%{y}: %{x:,}<extra>" + lm.spec.name + "</extra>"))
     book_layout(fig, "Parameters per component (log scale)", 400)
-    fig.update_layout(margin={"r": 60})
-    fig.update_layout(barmode="group", xaxis_type="log", yaxis_autorange="reversed",
+    fig.update_layout(margin={"r": 60}, barmode="group", xaxis_type="log", yaxis_autorange="reversed",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     fig.update_xaxes(title_text="parameters")
-    return with_alt(fig, "Parameters per component: " + "; ".join(
-        f"{lm.spec.name} " + ", ".join(f"{k} {_short(v)}" for k, v in component_params(lm).items())
-        for lm, _ in pairs))
+    return with_alt(fig, "Parameters per component: " + "; ".join(alt))
 
 
 def _short(n: int) -> str:
@@ -132,7 +119,7 @@ def kv_figure(pairs, contexts=(128, 512, 1024, 2048)):
 
     fig, alt = go.Figure(), []
     for (lm, tr), color in zip(pairs, ("#4c72b0", "#dd8452")):
-        per = measured_kv_bytes_per_token(tr)
+        per = tr.cache_bytes_per_token
         alt.append(f"{lm.spec.name} {per:,} bytes per token")
         ctx = [n for n in contexts if n <= tr.config["context_len"]]
         fig.add_trace(go.Scatter(x=ctx, y=[per * n / 2**20 for n in ctx], mode="lines+markers", name=lm.spec.name,

@@ -43,6 +43,12 @@ class LoadedModel:
         return self.weights.kind == "standin"
 
     @property
+    def head_is_tied(self) -> bool:
+        """The LM head is the token embedding itself (same storage), as in GPT-2."""
+        emb, head = self.model.get_input_embeddings().weight, self.model.get_output_embeddings().weight
+        return emb.data_ptr() == head.data_ptr()
+
+    @property
     def weights_label(self) -> str:
         """Short human label: what a figure caption says about its weights."""
         if self.is_standin:

@@ -66,6 +66,13 @@ class Trace:
     def generated_tokens(self) -> list[str]:
         return [s["token"] for s in self.steps if s.get("token_id") is not None]
 
+    @property
+    def cache_bytes_per_token(self) -> int:
+        """How much the real KV cache grew between the loop's first two steps."""
+        if len(self.steps) < 2:
+            raise ValueError("the trace has fewer than two generation steps")
+        return self.steps[1]["cache_bytes"] - self.steps[0]["cache_bytes"]
+
     def token_str(self, token_id: int) -> str:
         """Display string of any id the trace refers to (prompt, lens, alternatives)."""
         return self.vocab[str(int(token_id))]

@@ -18,7 +18,7 @@ import html
 
 import numpy as np
 
-from .figures import book_layout, token_labels
+from .figures import animate, book_layout, heatmap, token_labels
 from .slideshow import Slide, Slideshow
 
 DIMS_SHOWN = 64           # embedding / residual dimensions drawn in heatmaps
@@ -35,10 +35,6 @@ def walkthrough(lm, tr) -> Slideshow:
 
 def display_name(tr) -> str:
     return {"tinyllama": "TinyLlama-1.1B-Chat"}.get(tr.model_name, tr.model_name)
-
-
-def _tok(s: str) -> str:
-    return repr(s)
 
 
 def _fmt(x: float) -> str:
@@ -97,14 +93,6 @@ def _tokenize(tr) -> Slide:
 
 # --- 3 · Embed ----------------------------------------------------------------
 
-def _heat(z, labels, title, zmax, colorscale="RdBu", showscale=True):
-    import plotly.graph_objects as go
-
-    return go.Heatmap(z=np.round(z, 3), y=labels, colorscale=colorscale, zmid=0, zmin=-zmax, zmax=zmax,
-                      showscale=showscale, colorbar={"len": 0.8, "thickness": 12},
-                      hovertemplate="%{y}<br>dim %{x}: %{z:.3f}<extra>" + title + "</extra>")
-
-
 def _embed(tr) -> Slide:
     from plotly.subplots import make_subplots
 
@@ -119,7 +107,7 @@ def _embed(tr) -> Slide:
     fig = make_subplots(rows=1, cols=len(parts), subplot_titles=[n for n, _ in parts], shared_yaxes=True,
                         horizontal_spacing=0.03)
     for c, (name, z) in enumerate(parts, 1):
-        fig.add_trace(_heat(z, labels, name, zmax, showscale=c == len(parts)), 1, c)
+        fig.add_trace(heatmap(z, y=labels, name=name, zmax=zmax, showscale=c == len(parts), decimals=3), 1, c)
     book_layout(fig, f"Embeddings: first {DIMS_SHOWN} of {d} dimensions per token", 340)
     fig.update_yaxes(autorange="reversed")
     T = len(tr.tokens)
@@ -152,7 +140,8 @@ def _layers(tr) -> Slide:
 
     def traces(layer):
         text = [tr.token_str(int(t)).replace(" ", "␣") for t in lens_top[layer]]
-        return [_heat(res[layer, :, :DIMS_SHOWN], labels, names[layer], float(zmax[layer]), showscale=False),
+        return [heatmap(res[layer, :, :DIMS_SHOWN], y=labels, name=names[layer], zmax=float(zmax[layer]),
+                        showscale=False, decimals=3),
                 go.Bar(x=np.round(norms[layer], 2), y=labels, orientation="h", text=text, textposition="auto",
                        marker_color="#4c72b0", hovertemplate="%{y}<br>‖x‖ = %{x:.1f}<br>lens top-1: %{text}<extra></extra>")]
 
@@ -176,29 +165,6 @@ def _layers(tr) -> Slide:
     return Slide("Layers", caption, alt, [fig])
 
 
-def animate(fig, frame_names: list[str], labels: list[str] | None = None, duration: int = 600,
-            prefix: str = "", room: int = 0, active: int = 0) -> None:
-    """Play/Pause buttons and a slider over ``fig.frames`` (nothing plays until pressed).
-
-    room: extra pixels below the plot (for long or rotated x tick labels).
-    """
-    jump = lambda name: [[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",  # noqa: E731
-                                  "transition": {"duration": 0}}]
-    play = {"frame": {"duration": duration, "redraw": True}, "fromcurrent": True,
-            "transition": {"duration": min(300, duration // 2)}}
-    stop = {"frame": {"duration": 0}, "mode": "immediate", "transition": {"duration": 0}}
-    fig.update_layout(
-        margin={"b": 110 + room},
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": 0, "xanchor": "left",
-                      "yanchor": "top", "pad": {"t": 45 + room, "r": 10}, "showactive": False,
-                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
-                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], stop]}]}],
-        sliders=[{"active": active, "x": 0.26, "len": 0.74, "y": 0, "yanchor": "top", "pad": {"t": 40 + room},
-                  "currentvalue": {"prefix": prefix, "xanchor": "right", "font": {"size": 12}},
-                  "steps": [{"label": lab, "method": "animate", "args": jump(n)}
-                            for n, lab in zip(frame_names, labels or frame_names)]}])
-
-
 # --- 5 · Logits ---------------------------------------------------------------
 
 def _logits(lm, tr) -> Slide:
@@ -211,7 +177,7 @@ def _logits(lm, tr) -> Slide:
     V = z.size
     counts, edges = np.histogram(z, bins=80)
     top = np.argsort(-z)[:TOP_SHOWN]
-    names = [tr.token_str(int(i)) if str(int(i)) in tr.vocab else str(int(i)) for i in top]
+    names = [_name(tr, i) for i in top]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.12,
                         subplot_titles=[f"all {V:,} scores", f"top {TOP_SHOWN}"])
     fig.add_trace(go.Bar(x=np.round((edges[:-1] + edges[1:]) / 2, 3), y=counts, marker_color="#8c8c8c",
@@ -225,14 +191,13 @@ def _logits(lm, tr) -> Slide:
     fig.update_layout(showlegend=False)
     check = verify_lm_head(lm, tr)
     d = tr.config["d_model"]
-    tied = _tied(lm)
     how = ("the **same matrix** as the token embedding (the head is tied): a score is the dot product of the "
-           "final vector with each token's own embedding, a similarity" if tied else
+           "final vector with each token's own embedding, a similarity" if lm.head_is_tied else
            "its **own matrix** `lm_head` (untied from `embed_tokens`): a score is the dot product of the final "
            "vector with that token's row of the head")
     caption = (f"The last position's final vector `[{d}]` goes through the final norm and then {how}. "
                f"That gives **{V:,} scores** at once, `[{d}] · [{d}, {V:,}]ᵀ → [{V:,}]`. "
-               f"The highest is {_tok(names[0])} at {_fmt(z[top[0]])}; most scores sit near {_fmt(np.median(z))}.")
+               f"The highest is {names[0]!r} at {_fmt(z[top[0]])}; most scores sit near {_fmt(np.median(z))}.")
     alt = (f"Histogram of all {V} logits and a bar chart of the top {TOP_SHOWN}: "
            + ", ".join(f"{n!r} {z[i]:.2f}" for n, i in zip(names, top)))
     verdict = (f"recomputed from the weights in float64 numpy: the {V:,} scores agree to "
@@ -241,9 +206,10 @@ def _logits(lm, tr) -> Slide:
     return Slide("Logits", caption, alt, [fig], check=verdict)
 
 
-def _tied(lm) -> bool:
-    emb, head = lm.model.get_input_embeddings().weight, lm.model.get_output_embeddings().weight
-    return emb.data_ptr() == head.data_ptr()
+def _name(tr, token_id) -> str:
+    """A token's display string; the trace stores those of every id it ranked (top-10s, lens)."""
+    key = str(int(token_id))
+    return tr.vocab[key] if key in tr.vocab else f"id {key}"
 
 
 # --- 6 · Softmax --------------------------------------------------------------
@@ -255,7 +221,7 @@ def _softmax(tr) -> Slide:
     top = np.argsort(-z)[:TOP_SHOWN]
     e = np.exp(z - z.max())
     p = e / e.sum()
-    names = [repr(tr.token_str(int(i))) if str(int(i)) in tr.vocab else str(int(i)) for i in top]
+    names = [repr(_name(tr, i)) for i in top]
     stages = [("logits z", z[top]), ("exp(z − max z)", e[top]), ("÷ sum over all tokens = probability", p[top])]
 
     def bar(values):
@@ -347,7 +313,7 @@ def _loop(tr) -> Slide:
     fig.update_yaxes(range=[0, max(kib) * 1.1], row=1, col=1)
     fig.update_yaxes(range=[0, 1], row=1, col=2)
     animate(fig, names, [str(t) for t in range(1, n_loop + 1)], duration=900)
-    per_token = (steps[1]["cache_bytes"] - steps[0]["cache_bytes"]) if len(steps) > 1 else 0
+    per_token = tr.cache_bytes_per_token
     caption = (f"The chosen token is appended and fed back in, one at a time. Only the new token goes through "
                f"the model: the keys and values of the earlier positions wait in the **KV cache**, which grows "
                f"by {per_token:,} bytes per token (from {steps[0]['cache_bytes']:,} bytes for the {T}-token "

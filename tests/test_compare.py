@@ -2,8 +2,7 @@ import pytest
 
 from llmbook import capture
 from llmbook.capture import Sampling
-from llmbook.compare import (component_of, component_params, facts_table, kv_bytes_per_token,
-                             measured_kv_bytes_per_token)
+from llmbook.compare import component_of, component_params, facts_table, kv_bytes_per_token
 from tests.conftest import PROMPTS
 
 
@@ -19,7 +18,7 @@ def test_component_params_cover_every_parameter_once(small_lm):
 
 def test_kv_formula_matches_the_real_cache(small_lm):
     tr = capture(small_lm, PROMPTS[small_lm.name], max_new_tokens=3, sampling=Sampling())
-    assert measured_kv_bytes_per_token(tr) == kv_bytes_per_token(tr.config)
+    assert tr.cache_bytes_per_token == kv_bytes_per_token(tr.config)
     table = facts_table([(small_lm, tr)])
     assert "measured" in table and ("GQA" in table) == (small_lm.spec.arch == "llama")
 
