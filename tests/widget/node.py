@@ -1,0 +1,28 @@
+"""Run a snippet of JavaScript under Node with the widget's modules importable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINYLM = ROOT / "_static" / "tinylm"
+
+
+def node(body: str, timeout: int = 120):
+    """Evaluate ``body`` (an async ES-module body that sets ``result``) and return result as JSON.
+
+    ``tinylm`` names the folder of the widget's modules: ``await import(tinylm + "/model.js")``.
+    """
+    if not shutil.which("node"):
+        pytest.fail("Node.js is needed for the widget's tests (apt-get install nodejs)")
+    script = (f"const tinylm = {json.dumps(TINYLM.as_uri())};\nlet result;\n{body}\n"
+              "process.stdout.write(JSON.stringify(result));")
+    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
