@@ -89,8 +89,9 @@ class GPUEngine {
 
   /** C = op(A) @ op(B) (+ D), offsets in floats. */
   mm(C, A, B, M, K, N, { tA = 0, tB = 0, offA = 0, offB = 0, offC = 0, D = null } = {}) {
-    return this.op("matmul", [M, K, N, tA, tB, D ? 1 : 0, offA, offB, offC, 0], [A, B, D || this.dummy, C],
-      [Math.ceil(N / 16), Math.ceil(M / 16)]);
+    const u = [M, K, N, tA, tB, D ? 1 : 0, offA, offB, offC, 0], bufs = [A, B, D || this.dummy, C];
+    if (M % 4 === 0 && N % 4 === 0) return this.op("matmul4", u, bufs, (M * N) / 16);
+    return this.op("matmulDirect", u, bufs, M * N);
   }
 
   plan(B, T, train) {
