@@ -150,6 +150,9 @@ def _scripts_on_pages_that_use_them(app, pagename, templatename, context, doctre
         app.add_js_file("slideshow.js", priority=600)        # after the page's own figures
     if "llmbook-explorer" in body:
         app.add_js_file("explorer.js", priority=600)
+    if 'id="tinylm-widget"' in body:
+        for name in ("widget-data.js", "widget.js", "widget-boot.js"):
+            app.add_js_file(f"tinylm/{name}", priority=600)
 
 
 _CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
@@ -179,6 +182,10 @@ def _tiny_artifacts(app) -> None:
     _write_if_changed(dst / "bpe-classic.js", classic.encode())
     merges = json.loads((folder / "merges.json").read_text())["merges"]
     _write_if_changed(dst / "merges-data.js", f"window.LLMBOOK_BPE_MERGES = {json.dumps(merges)};\n".encode())
+    from llmbook.tiny.web import bundle, widget_data   # the in-page transformer (try/widget)
+
+    _write_if_changed(dst / "widget.js", bundle(ROOT / "_static" / "tinylm").encode())
+    _write_if_changed(dst / "widget-data.js", widget_data(folder).encode())
     from llmbook.tokenizer_tables import tables_js   # GPT-2's and Llama's tokenizers for the box
 
     _write_if_changed(dst / "tokenizer-tables.js", tables_js().encode())

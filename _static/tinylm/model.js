@@ -150,6 +150,27 @@ class TinyModel {
     return this.engine.forward(b.ids, 1, b.T);
   }
 
+  /** Mean cross-entropy of a batch, forward only (held-out loss). */
+  async loss(inputs, targets, { seqLen = 0 } = {}) {
+    const x = batchShape(inputs, this.config, seqLen), y = batchShape(targets, this.config, x.T);
+    const logits = await this.engine.forward(x.ids, x.B, x.T), V = this.config.vocab_size;
+    let total = 0;
+    for (let n = 0; n < x.ids.length; n++) {
+      let max = -Infinity, sum = 0;
+      for (let v = 0; v < V; v++) max = Math.max(max, logits[n * V + v]);
+      for (let v = 0; v < V; v++) sum += Math.exp(logits[n * V + v] - max);
+      total += Math.log(sum) + max - logits[n * V + y.ids[n]];
+    }
+    return total / x.ids.length;
+  }
+
+  /** The current weights as a contract object with Float32Array data (cheap; JSON.stringify the model instead for a file). */
+  snapshot() {
+    const tensors = {};
+    for (const [name, data] of Object.entries(this.tensors())) tensors[name] = { shape: layout(this.config).byName[name].shape, data };
+    return { format: FORMAT, config: this.config, tensors, ...(this.merges ? { merges: this.merges } : {}) };
+  }
+
   /** Loss and every tensor's gradient, without updating: {loss, grads: {name: Float32Array}}. */
   async gradients(inputs, targets, { seqLen = 0 } = {}) {
     const x = batchShape(inputs, this.config, seqLen), y = batchShape(targets, this.config, x.T);

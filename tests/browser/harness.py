@@ -76,10 +76,15 @@ def browser():
             context.close()
 
 
-def open_page(context, url: str, log: PageLog | None = None):
-    """Open url in a new tab, recording console errors, page errors and requests."""
+def open_page(context, url: str, log: PageLog | None = None, init_script: str | None = None):
+    """Open url in a new tab, recording console errors, page errors and requests.
+
+    ``init_script`` runs in this tab before the page's own scripts (e.g. to remove WebGPU).
+    """
     log = log if log is not None else PageLog()
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
     page.on("request", lambda r: log.requests.append(r.url))
