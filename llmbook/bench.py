@@ -11,8 +11,12 @@
 - the book build: cold, warm, one chapter touched, peak memory, site size
   (:mod:`llmbook.bench_book`, minutes: left out of ``--quick``).
 
+- the widget's training step on the same model and batch: its plain-JS engine under
+  Node and its WebGPU engine in headless Chromium (:mod:`llmbook.bench_widget`),
+  each as a ratio to PyTorch's single-threaded step from the same run.
+
 Memory and construction run in fresh subprocesses so one measurement cannot warm
-another. Not measured yet: the widget's JS and WebGPU engines (issue #6).
+another.
 """
 
 from __future__ import annotations
@@ -152,7 +156,10 @@ def run(quick: bool = False, only: str | None = None) -> dict:
     if only in (None, "bpe"):
         results["bpe"] = bpe_speed(50_000 if quick else 200_000)
     if only in (None, "tiny"):
+        from .bench_widget import widget_steps
+
         results["tiny"] = tiny_step(10 if quick else 30)
+        results["widget"] = widget_steps(quick)
     if only == "book" or (only is None and not quick):
         from .bench_book import book_build
 
@@ -189,6 +196,10 @@ def _print(r: dict) -> None:
         print(f"{'tiny train step, PyTorch CPU: N threads vs 1':<44}{t[multi] * 1e3:>10.1f}ms"
               f"{t['pytorch_1_threads_step_s'] * 1e3:>10.1f}ms{t[multi] / t['pytorch_1_threads_step_s']:>8.2f}"
               f"  ({t['tokens_per_s_1_thread']:,.0f} tokens/s on 1 thread)")
+    if "widget" in r:
+        from .bench_widget import print_widget
+
+        print_widget(r["widget"], r["tiny"]["pytorch_1_threads_step_s"])
     if "book" in r:
         from .bench_book import print_book
 
