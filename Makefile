@@ -9,13 +9,15 @@ SPHINXOPTS ?= -nW --keep-going
 
 AXE_VERSION ?= 4.14.1
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+WABT_VERSION ?= 1.0.39
+WABT := $(VENV)/npm-tools/node_modules/wabt/package.json
 
-.PHONY: book test chromium axe clean
+.PHONY: book test chromium axe wabt wasm clean
 
 book: $(VENV)/.docs-installed
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html book $(OUT)
 
-test: $(VENV)/.test-installed chromium axe
+test: $(VENV)/.test-installed chromium axe wabt
 	$(BIN)/python -m pytest
 
 $(VENV)/.torch-installed:
@@ -46,6 +48,15 @@ $(AXE):
 	  else echo "Install npm first: sudo apt-get install npm"; exit 1; fi; }
 	npm install --prefix $(VENV)/axe --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 	test -f $@
+
+# wabt compiles _static/tinylm/simd.wat into simd.js (the committed bytes); the page never needs it
+wabt: $(WABT)
+$(WABT): | $(AXE)
+	npm install --prefix $(VENV)/npm-tools --no-audit --no-fund --loglevel=error wabt@$(WABT_VERSION)
+	test -f $@
+
+wasm: $(WABT)
+	node tools/build_wasm.mjs
 
 clean:
 	rm -rf book/_build book/auto_examples book/sg_execution_times.rst book/_generated

@@ -8,7 +8,7 @@
 // Not handled: dropout, sequences longer than context_len (the caller truncates).
 
 import { layout, views } from "./layout.js";
-import { matmul, matmulAT, matmulBT, Scratch } from "./linalg.js";
+import { crossEntropyBackward, gelu, matmul, matmulAT, matmulBT, Scratch } from "./linalg.js";
 
 const EPS = 1e-5;
 const GELU_K = Math.sqrt(2 / Math.PI);
@@ -57,7 +57,7 @@ export class CPUEngine {
       a.ln1 = layerNorm(x, w("ln1.weight"), w("ln1.bias"), N, d);
       a.qkv = new Float32Array(N * 3 * d);                             // [N, 3d]: Q | K | V
       matmul(a.qkv, a.ln1.y, w("attn.w_qkv"), N, d, 3 * d);
-      const att = attention(a.qkv, B, T, this.config);
+      const att = attention(a.qkv, B, T, this.config, this.scratch);
       a.probs = att.probs;                                             // [B, H, T, T]
       a.heads = att.out;                                               // [N, d] heads concatenated
       const mid = Float32Array.from(x);
@@ -66,7 +66,7 @@ export class CPUEngine {
       a.ln2 = layerNorm(mid, w("ln2.weight"), w("ln2.bias"), N, d);
       a.pre = new Float32Array(N * F);                                 // [N, d_ff]
       matmul(a.pre, a.ln2.y, w("ffn.w1"), N, d, F);
-      a.act = gelu(a.pre);
+      ({ y: a.act, th: a.tanh } = gelu(a.pre));
       x = Float32Array.from(mid);
       matmul(x, a.act, w("ffn.w2"), N, F, d, true);
       acts.layers.push(a);
@@ -101,7 +101,7 @@ export class CPUEngine {
       matmulAT(gw("ffn.w2"), a.act, dx, F, N, d, false, s);
       const dact = new Float32Array(N * F);
       matmulBT(dact, dx, w("ffn.w2"), N, d, F, false, s);
-      geluBackward(dact, a.pre);                                       // now d(pre)
+      geluBackward(dact, a.pre, a.tanh);                                       // now d(pre)
       matmulAT(gw("ffn.w1"), a.ln2.y, dact, d, N, F, false, s);
       const dln2 = new Float32Array(N * d);
       matmulBT(dln2, dact, w("ffn.w1"), N, F, d, false, s);
@@ -111,7 +111,7 @@ export class CPUEngine {
       matmulAT(gw("attn.w_out"), a.heads, dmid, d, N, d, false, s);
       const dheads = new Float32Array(N * d);
       matmulBT(dheads, dmid, w("attn.w_out"), N, d, d, false, s);
-      const dqkv = attentionBackward(dheads, a.qkv, a.probs, B, T, this.config);
+      const dqkv = attentionBackward(dheads, a.qkv, a.probs, B, T, this.config, s);
       matmulAT(gw("attn.w_qkv"), a.ln1.y, dqkv, d, N, 3 * d, false, s);
       const dln1 = new Float32Array(N * d);
       matmulBT(dln1, dqkv, w("attn.w_qkv"), N, 3 * d, d, false, s);
@@ -181,91 +181,81 @@ function layerNormBackward(dx, dy, x, ln, w, dw, db, N, d) {
   }
 }
 
-/** Causal multi-head attention from qkv [N, 3d]: probs [B, H, T, T] and heads [N, d]. */
-export function attention(qkv, B, T, config) {
+/** Rows t of one head's Q, K or V (part 0, 1, 2) out of qkv [N, 3d], into dst [T, dh]. */
+function gather(dst, qkv, b, h, part, T, d, dh) {
+  for (let t = 0; t < T; t++) {
+    const o = (b * T + t) * 3 * d + part * d + h * dh;
+    for (let c = 0; c < dh; c++) dst[t * dh + c] = qkv[o + c];
+  }
+  return dst;
+}
+
+/** dst[(b·T + t)·width + offset + c] = src[t, c] for src [T, dh]. */
+function scatter(dst, src, b, T, width, offset, dh) {
+  for (let t = 0; t < T; t++) {
+    const o = (b * T + t) * width + offset;
+    for (let c = 0; c < dh; c++) dst[o + c] = src[t * dh + c];
+  }
+}
+
+/** Causal multi-head attention from qkv [N, 3d]: probs [B, H, T, T] and heads [N, d].
+ * Per (batch, head) it is two matrix products around a masked softmax: S = Q Kᵀ/√dh, O = P V. */
+export function attention(qkv, B, T, config, scratch = new Scratch()) {
   const { d_model: d, n_heads: H } = config, dh = d / H, scale = 1 / Math.sqrt(dh);
   const probs = new Float32Array(B * H * T * T), out = new Float32Array(B * T * d);
+  const q = new Float32Array(T * dh), k = new Float32Array(T * dh), v = new Float32Array(T * dh), o = new Float32Array(T * dh);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
+      const P = probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);      // [T, T]
+      matmulBT(P, gather(q, qkv, b, h, 0, T, d, dh), gather(k, qkv, b, h, 1, T, d, dh), T, dh, T, false, scratch);
       for (let i = 0; i < T; i++) {
-        const q = (b * T + i) * 3 * d + h * dh, row = ((b * H + h) * T + i) * T;
-        let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const k = (b * T + j) * 3 * d + d + h * dh;
-          let s = 0;
-          for (let c = 0; c < dh; c++) s += qkv[q + c] * qkv[k + c];
-          probs[row + j] = s * scale;
-          if (probs[row + j] > max) max = probs[row + j];
-        }
-        let sum = 0;
-        for (let j = 0; j <= i; j++) { probs[row + j] = Math.exp(probs[row + j] - max); sum += probs[row + j]; }
-        const o = (b * T + i) * d + h * dh;
-        for (let j = 0; j <= i; j++) {
-          probs[row + j] /= sum;
-          const v = (b * T + j) * 3 * d + 2 * d + h * dh, pj = probs[row + j];
-          for (let c = 0; c < dh; c++) out[o + c] += pj * qkv[v + c];
-        }
+        const row = i * T;
+        let max = -Infinity, sum = 0;
+        for (let j = 0; j <= i; j++) { P[row + j] *= scale; if (P[row + j] > max) max = P[row + j]; }
+        for (let j = 0; j <= i; j++) { P[row + j] = Math.exp(P[row + j] - max); sum += P[row + j]; }
+        for (let j = 0; j <= i; j++) P[row + j] /= sum;
+        P.fill(0, row + i + 1, row + T);                                           // causal mask
       }
+      matmul(o, P, gather(v, qkv, b, h, 2, T, d, dh), T, T, dh);
+      scatter(out, o, b, T, d, h * dh, dh);
     }
   }
   return { probs, out };
 }
 
-/** d(heads) [N, d] -> d(qkv) [N, 3d] through softmax(QKᵀ/√dh)V. */
-function attentionBackward(dheads, qkv, probs, B, T, config) {
+/** d(heads) [N, d] -> d(qkv) [N, 3d] through softmax(QKᵀ/√dh)V, per (batch, head):
+ * dP = dO Vᵀ, dV = Pᵀ dO, dS = P ∘ (dP − rowsum(P ∘ dP))/√dh, dQ = dS K, dK = dSᵀ Q. */
+function attentionBackward(dheads, qkv, probs, B, T, config, scratch) {
   const { d_model: d, n_heads: H } = config, dh = d / H, scale = 1 / Math.sqrt(dh);
-  const dqkv = new Float32Array(B * T * 3 * d), dp = new Float32Array(T);
+  const dqkv = new Float32Array(B * T * 3 * d), dS = new Float32Array(T * T);
+  const [q, k, v, dO, dq, dk, dv] = Array.from({ length: 7 }, () => new Float32Array(T * dh));
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
+      const P = probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);
+      for (let t = 0; t < T; t++) for (let c = 0; c < dh; c++) dO[t * dh + c] = dheads[(b * T + t) * d + h * dh + c];
+      gather(q, qkv, b, h, 0, T, d, dh); gather(k, qkv, b, h, 1, T, d, dh); gather(v, qkv, b, h, 2, T, d, dh);
+      matmulBT(dS, dO, v, T, dh, T, false, scratch);                               // dP
+      matmulAT(dv, P, dO, T, T, dh, false, scratch);
       for (let i = 0; i < T; i++) {
-        const row = ((b * H + h) * T + i) * T, o = (b * T + i) * d + h * dh;
-        const q = (b * T + i) * 3 * d + h * dh;
+        const row = i * T;
         let dot = 0;
-        for (let j = 0; j <= i; j++) {
-          const v = (b * T + j) * 3 * d + 2 * d + h * dh, pj = probs[row + j];
-          let s = 0;
-          for (let c = 0; c < dh; c++) { s += dheads[o + c] * qkv[v + c]; dqkv[v + c] += pj * dheads[o + c]; }
-          dp[j] = s; dot += pj * s;
-        }
-        for (let j = 0; j <= i; j++) {
-          const ds = probs[row + j] * (dp[j] - dot) * scale, k = (b * T + j) * 3 * d + d + h * dh;
-          for (let c = 0; c < dh; c++) { dqkv[q + c] += ds * qkv[k + c]; dqkv[k + c] += ds * qkv[q + c]; }
-        }
+        for (let j = 0; j <= i; j++) dot += P[row + j] * dS[row + j];
+        for (let j = 0; j < T; j++) dS[row + j] = P[row + j] * (dS[row + j] - dot) * scale;
       }
+      matmul(dq, dS, k, T, T, dh);
+      matmulAT(dk, dS, q, T, T, dh, false, scratch);
+      scatter(dqkv, dq, b, T, 3 * d, h * dh, dh);
+      scatter(dqkv, dk, b, T, 3 * d, d + h * dh, dh);
+      scatter(dqkv, dv, b, T, 3 * d, 2 * d + h * dh, dh);
     }
   }
   return dqkv;
 }
 
-export function gelu(x) {
-  const y = new Float32Array(x.length);
+/** dy *= gelu'(x), in place, from the forward pass's tanh values. */
+function geluBackward(dy, x, th) {
   for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    y[i] = 0.5 * v * (1 + Math.tanh(GELU_K * (v + 0.044715 * v * v * v)));
-  }
-  return y;
-}
-
-/** dy *= gelu'(x), in place. */
-function geluBackward(dy, x) {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i], t = Math.tanh(GELU_K * (v + 0.044715 * v * v * v));
+    const v = x[i], t = th[i];
     dy[i] *= 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * 0.044715 * v * v);
   }
-}
-
-/** Mean cross-entropy of logits [N, V]; overwrites logits with d(loss)/d(logits). */
-function crossEntropyBackward(logits, targets, N, V) {
-  let total = 0;
-  for (let n = 0; n < N; n++) {
-    const o = n * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v] > max) max = logits[o + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - max);
-    total += Math.log(sum) + max - logits[o + targets[n]];
-    for (let v = 0; v < V; v++) logits[o + v] = Math.exp(logits[o + v] - max) / sum / N;
-    logits[o + targets[n]] -= 1 / N;
-  }
-  return total / N;
 }

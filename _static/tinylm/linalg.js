@@ -1,13 +1,42 @@
-// Dense float32 kernels for the plain-JS engine. Row-major Float32Arrays throughout.
+// Dense float32 kernels for the CPU engine. Row-major Float32Arrays throughout.
 //
-// matmul works on 4×4 output blocks held in 16 local variables: each step of the k
-// loop loads 4 values of A and 4 of B for 16 multiply-adds, which V8 keeps in
-// registers (≈2.3–3.5 GFLOP/s on one core, against ≈0.8 for the textbook loop).
-// The transposed variants copy one operand into a scratch array first: a transpose
-// costs O(rows·cols), the product O(rows·cols·k). Not handled: SIMD, threads.
+// matmul, the loss's softmax and GELU run on WebAssembly SIMD when the browser has it
+// (simd.wat: 4×8 blocks of f32x4 sums for the product, a polynomial exp; operands are
+// copied into its memory), and otherwise in JavaScript; matmul then works on
+// 4×4 output blocks held in 16 local variables, which V8 keeps in registers
+// (≈2.3–3.5 GFLOP/s on one core, against ≈0.8 for the textbook loop). The
+// transposed variants copy one operand into a scratch array first: a transpose
+// costs O(rows·cols), the product O(rows·cols·k). Not handled: threads.
+
+import { SIMD_WASM } from "./simd.js";
+
+let kernelChoice = "wasm";          // "wasm" (when available) or "js"
+let wasm = null;                    // the instance's exports, false if it cannot be had
+
+/** Which matrix kernel the CPU engine uses: "wasm" (default, if supported) or "js". Returns the one in effect. */
+export function setKernel(choice) {
+  if (choice !== "wasm" && choice !== "js") throw new Error(`kernel must be "wasm" or "js", not ${JSON.stringify(choice)}`);
+  kernelChoice = choice;
+  return activeKernel();
+}
+
+export function activeKernel() { return kernelChoice === "wasm" && simd() ? "wasm" : "js"; }
+
+function simd() {
+  if (wasm === null) {
+    try {
+      const bytes = Uint8Array.from(atob(SIMD_WASM), (ch) => ch.charCodeAt(0));
+      wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+    } catch {
+      wasm = false;                 // no WebAssembly, or no SIMD: the JavaScript kernel runs
+    }
+  }
+  return wasm;
+}
 
 /** C[M,N] = A[M,K] @ B[K,N]  (C += … when accumulate). */
 export function matmul(C, A, B, M, K, N, accumulate = false) {
+  if (kernelChoice === "wasm" && M >= 4 && N >= 8 && simd()) return matmulWasm(C, A, B, M, K, N, accumulate, false);
   if (!accumulate) C.fill(0, 0, M * N);
   const M4 = M - (M % 4), N4 = N - (N % 4);
   for (let i = 0; i < M4; i += 4) {
@@ -46,6 +75,32 @@ export function matmul(C, A, B, M, K, N, accumulate = false) {
   }
 }
 
+/** The WebAssembly memory as floats, grown to hold at least n. */
+function wasmFloats(n) {
+  const mem = wasm.memory;
+  if (mem.buffer.byteLength < n * 4) mem.grow(Math.ceil((n * 4 - mem.buffer.byteLength) / 65536));
+  return new Float32Array(mem.buffer);
+}
+
+/** The WebAssembly product; transA: A is given as its transpose, [K, M]. */
+function matmulWasm(C, A, B, M, K, N, accumulate, transA) {
+  const bOff = M * K, cOff = bOff + K * N, f = wasmFloats(cOff + M * N);
+  f.set(A.subarray(0, M * K));
+  f.set(B.subarray(0, K * N), bOff);
+  if (accumulate) f.set(C.subarray(0, M * N), cOff);
+  else f.fill(0, cOff, cOff + M * N);
+  wasm.gemm(0, bOff * 4, cOff * 4, M, K, N, transA ? 4 : 4 * K, transA ? 4 * M : 4);
+  C.set(f.subarray(cOff, cOff + M * N));
+  const M4 = M - (M % 4), N8 = N - (N % 8);                 // the edges gemm leaves to us
+  for (let i = 0; i < M; i++) {
+    for (let j = i < M4 ? N8 : 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (transA ? A[k * M + i] : A[i * K + k]) * B[k * N + j];
+      C[i * N + j] += s;
+    }
+  }
+}
+
 /** dst[C,R] = src[R,C]ᵀ */
 export function transpose(dst, src, R, C) {
   for (let r = 0; r < R; r++) {
@@ -69,7 +124,56 @@ export function matmulBT(C, A, B, M, K, N, accumulate, scratch) {
   matmul(C, A, transpose(scratch.get(K * N), B, N, K), M, K, N, accumulate);
 }
 
-/** C[M,N] (+)= A[K,M]ᵀ @ B[K,N] */
+/** C[M,N] (+)= A[K,M]ᵀ @ B[K,N] (WebAssembly reads A transposed in place) */
 export function matmulAT(C, A, B, M, K, N, accumulate, scratch) {
+  if (kernelChoice === "wasm" && M >= 4 && N >= 8 && simd()) return matmulWasm(C, A, B, M, K, N, accumulate, true);
   matmul(C, transpose(scratch.get(M * K), A, K, M), B, M, K, N, accumulate);
+}
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+
+/** gelu_tanh(x) and the tanh values (kept for the backward pass): {y, th}. */
+export function gelu(x) {
+  const n = x.length, y = new Float32Array(n), th = new Float32Array(n);
+  if (kernelChoice === "wasm" && n % 4 === 0 && simd()) {
+    const f = wasmFloats(3 * n);
+    f.set(x);
+    wasm.gelu(0, 4 * n, 8 * n, n);
+    y.set(f.subarray(n, 2 * n));
+    th.set(f.subarray(2 * n, 3 * n));
+    return { y, th };
+  }
+  for (let i = 0; i < n; i++) {
+    const v = x[i], t = 1 - 2 / (Math.exp(2 * GELU_K * (v + 0.044715 * v * v * v)) + 1);   // tanh, faster than Math.tanh in V8
+    th[i] = t;
+    y[i] = 0.5 * v * (1 + t);
+  }
+  return { y, th };
+}
+
+/** Mean cross-entropy of logits [N, V] against targets; overwrites logits with d(loss)/d(logits). */
+export function crossEntropyBackward(logits, targets, N, V) {
+  let total = 0;
+  if (kernelChoice === "wasm" && V % 4 === 0 && simd()) {
+    const f = wasmFloats(N * V);
+    f.set(logits.subarray(0, N * V));
+    for (let n = 0, p = 0; n < N; n++, p += 4 * V) {
+      const max = wasm.rowmax(p, V), target = logits[n * V + targets[n]], sum = wasm.expsum(p, V, max);
+      total += Math.log(sum) + max - target;
+      wasm.scale(p, V, 1 / (sum * N));
+    }
+    logits.set(f.subarray(0, N * V));
+  } else {
+    for (let n = 0; n < N; n++) {
+      const o = n * V, target = logits[o + targets[n]];
+      let max = -Infinity, sum = 0;
+      for (let v = 0; v < V; v++) if (logits[o + v] > max) max = logits[o + v];
+      for (let v = 0; v < V; v++) { logits[o + v] = Math.exp(logits[o + v] - max); sum += logits[o + v]; }
+      total += Math.log(sum) + max - target;
+      const k = 1 / (sum * N);
+      for (let v = 0; v < V; v++) logits[o + v] *= k;
+    }
+  }
+  for (let n = 0; n < N; n++) logits[n * V + targets[n]] -= 1 / N;
+  return total / N;
 }

@@ -13,6 +13,7 @@
 
 import { encode, tokenText, vocabBytes } from "./bpe.js";
 import { Decoder, nextTokenProbs, softmax } from "./decode.js";
+import { activeKernel } from "./linalg.js";
 import { createModel, randomWeights, TrainingDiverged, WeightsError } from "./model.js";
 import { mulberry32, randomWindows, sampleIndex } from "./rng.js";
 
@@ -94,7 +95,7 @@ class Widget {
     c.reset = el("button", { type: "button", text: "Reset weights", onclick: () => this.reset() });
     c.preset = select(Object.entries(PRESETS).map(([k, p]) => [k, p.label]), "book");
     c.init = select([["checkpoint", "the book's trained checkpoint"], ["random", "random weights (seed 0)"]], "checkpoint");
-    c.engine = select([["webgpu", "WebGPU (your GPU)"], ["cpu", "CPU (plain JavaScript)"]], "webgpu");
+    c.engine = select([["webgpu", "WebGPU (your GPU)"], ["cpu", "CPU (JavaScript)"]], "webgpu");
     c.lr = el("input", { type: "number", min: "0.00001", max: "1000000", step: "any", value: "0.003" });
     c.batch = select([["4", "4"], ["8", "8"], ["16", "16"], ["32", "32"]], "8");
     c.steps = el("input", { type: "number", min: "1", max: "100000", step: "1", value: "200" });
@@ -185,7 +186,7 @@ class Widget {
     this.history = { steps: [], loss: [], evalSteps: [], evalLoss: [] };
     this.rand = mulberry32(0);
     this.controls.restore.hidden = true;
-    if (model.fallbackReason) this.say(`WebGPU is not available here (${model.fallbackReason}); the plain-JavaScript engine runs instead.`);
+    if (model.fallbackReason) this.say(`WebGPU is not available here (${model.fallbackReason}); the CPU engine runs instead.`);
     this.controls.engine.value = model.backend;
     this.controls.layer.replaceChildren(...Array.from({ length: model.config.n_layers }, (_, i) => el("option", { value: String(i), text: `layer ${i}` })));
     this.buildAblation();
@@ -287,7 +288,7 @@ class Widget {
       const step = this.model.steps;
       this.model.switchToCPU(`WebGPU failed during training: ${err.message}`);
       this.controls.engine.value = "cpu";
-      this.say(`WebGPU failed during training (${err.message}). Training goes on with the plain-JavaScript engine from the weights of step ${step}; the optimizer state restarts.`);
+      this.say(`WebGPU failed during training (${err.message}). Training goes on with the CPU engine from the weights of step ${step}; the optimizer state restarts.`);
       return true;
     }
     this.pause(`Training stopped: ${err.message}`);
@@ -323,7 +324,8 @@ class Widget {
   refresh() {
     const m = this.model, h = this.history, recent = (this.speed || []).slice(-20);
     const sec = recent.reduce((a, [t]) => a + t, 0) / 1000, tok = recent.reduce((a, [, n]) => a + n, 0);
-    this.engineBadge.textContent = m.backend === "webgpu" ? `Engine: WebGPU (${m.engine.adapterName})` : "Engine: CPU (plain JavaScript, one thread)";
+    this.engineBadge.textContent = m.backend === "webgpu" ? `Engine: WebGPU (${m.engine.adapterName})`
+      : `Engine: CPU, one thread (JavaScript${activeKernel() === "wasm" ? " + WebAssembly SIMD" : ""})`;
     this.sourceBadge.textContent = `Weights: ${this.source}${m.steps ? `, then ${m.steps} steps here` : ""} · ${m.parameterCount.toLocaleString("en")} parameters`;
     const rows = [["step", String(m.steps)], ["train loss", h.loss.length ? fmt(h.loss.at(-1)) : "–"],
       ["held-out loss", h.evalLoss.length ? fmt(h.evalLoss.at(-1)) : "–"],

@@ -26,7 +26,7 @@ from .. import bpe
 from .artifacts import BOOK_TRAINING, load_book_model, load_history
 
 # dependency order: a module comes after everything it imports
-MODULES = ("layout", "rng", "linalg", "cpu", "decode", "kernels", "webgpu", "model", "bpe", "ui")
+MODULES = ("layout", "rng", "simd", "linalg", "cpu", "decode", "kernels", "webgpu", "model", "bpe", "ui")
 TRAIN_SLICE = 262_144            # tokens of the training text shipped (of ~1.96 M)
 VAL_SLICE = 32_768
 PARITY_PROMPT = "ROMEO:\nBut soft, what light through yonder window breaks?"

@@ -140,7 +140,7 @@ def test_without_webgpu_the_cpu_engine_runs_and_says_why(chromium, base_url):
     try:
         assert _widget(page, "w.model.backend") == "cpu"
         assert "WebGPU is not available here" in page.locator(".tlm-message").inner_text()
-        assert "CPU (plain JavaScript" in page.locator(".tlm-badge").first.inner_text()
+        assert "CPU, one thread (JavaScript + WebAssembly SIMD)" in page.locator(".tlm-badge").first.inner_text()
         parity = _widget(page, "w.parity")
         assert parity["backend"] == "cpu" and parity["max"] <= 1e-4
         _train(page, 2)
@@ -159,7 +159,7 @@ def test_a_lost_device_falls_back_to_the_cpu_keeping_the_weights(chromium, base_
         page.evaluate("window.llmbookWidget.model.engine.device.destroy()")
         page.wait_for_function("!window.llmbookWidget.running", timeout=300_000)
         message = page.locator(".tlm-message").inner_text()
-        assert "WebGPU failed during training" in message and "plain-JavaScript engine" in message, message
+        assert "WebGPU failed during training" in message and "CPU engine" in message, message
         assert _widget(page, "w.model.backend") == "cpu"
         assert _widget(page, "w.model.steps") == 4                          # 1 + 3: no step lost
         assert all(np.isfinite(_widget(page, "w.history.loss")))

@@ -32,7 +32,7 @@ def test_the_bundle_computes_what_the_modules_compute(tmp_path):
                                               JSON.stringify(Array.from(await b.forward([1, 2, 3]))),
                    bpe: Array.from(B.bpe.encode("hi", [[104, 105]])) }};""")
     assert got["same"] and got["bpe"] == [256]
-    assert got["modules"] == ["layout", "rng", "linalg", "cpu", "decode", "kernels", "webgpu", "model", "bpe", "ui"]
+    assert got["modules"] == ["layout", "rng", "simd", "linalg", "cpu", "decode", "kernels", "webgpu", "model", "bpe", "ui"]
 
 
 def test_the_bundler_refuses_forms_it_does_not_handle(tmp_path):

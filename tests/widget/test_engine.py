@@ -35,11 +35,15 @@ def _assert_parity(got: dict, ref: dict) -> dict:
     return diff
 
 
-def test_cpu_engine_matches_pytorch(case_and_reference, tmp_path):
+@pytest.mark.parametrize("kernel", ["wasm", "js"])
+def test_cpu_engine_matches_pytorch(case_and_reference, tmp_path, kernel):
+    """Both matrix kernels: WebAssembly SIMD (the default) and plain JavaScript."""
     case, ref = case_and_reference
     path = tmp_path / "case.json"
     path.write_text(json.dumps(case))
     got = node(f"""
+        const {{ setKernel }} = await import(tinylm + "/linalg.js");
+        if (setKernel({json.dumps(kernel)}) !== {json.dumps(kernel)}) throw new Error("kernel not available");
         const {{ createModel }} = await import(tinylm + "/model.js");
         const {{ runCase }} = await import({json.dumps((ROOT / "tests/widget/check.mjs").as_uri())});
         const fs = await import("node:fs");
