@@ -330,7 +330,7 @@ class Widget {
     const rows = [["step", String(m.steps)], ["train loss", h.loss.length ? fmt(h.loss.at(-1)) : "–"],
       ["held-out loss", h.evalLoss.length ? fmt(h.evalLoss.at(-1)) : "–"],
       ["tokens/s", sec ? Math.round(tok / sec).toLocaleString("en") : "–"], ["steps/s", sec ? fmt(recent.length / sec, 2) : "–"]];
-    this.stats.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    this.stats.replaceChildren(...rows.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: v }))));
     drawLoss(this.lossCanvas, h, Math.log(m.config.vocab_size));
   }
 

@@ -114,6 +114,7 @@ def _crop_to(page, element, path: Path) -> None:
     """Full-page shot cropped to the element (an element shot can catch the sticky header)."""
     from PIL import Image
 
+    page.evaluate("window.scrollTo(0, 0)")          # the sticky header is drawn where the view is
     page.screenshot(path=str(path), full_page=True)
     x, y, w, h = element.evaluate("e => { const r = e.getBoundingClientRect(); "
                                   "return [r.left + scrollX, r.top + scrollY, r.width, r.height]; }")
