@@ -174,3 +174,19 @@ def test_book_size_is_the_book_checkpoint_size():
 
     assert BOOK_SIZE == BOOK_MODEL                                 # the parity case is the book's model
     assert Path(ROOT / "_static/tinylm/model.js").is_file()
+
+
+def test_a_seeded_run_repeats_itself_exactly():
+    got = node("""
+        const m = await import(tinylm + "/model.js"), R = await import(tinylm + "/rng.js");
+        const cfg = { vocab_size: 300, context_len: 16, d_model: 32, n_heads: 2, n_layers: 1 };
+        const data = Uint16Array.from({ length: 5000 }, (_, i) => (i * 7919) % 300);
+        async function run() {
+          const model = await m.createModel(m.randomWeights(cfg, 0), { backend: "cpu" }), rand = R.mulberry32(0), losses = [];
+          for (let s = 0; s < 4; s++) { const b = R.randomWindows(data, 4, 16, rand); losses.push(await model.trainStep(b.inputs, b.targets, { lr: 1e-2 })); }
+          return { losses, json: JSON.stringify(model) };
+        }
+        const a = await run(), b = await run();
+        result = { same: a.json === b.json, losses: [a.losses, b.losses] };""")
+    assert got["losses"][0] == got["losses"][1] and got["same"]
+    assert got["losses"][0][-1] < got["losses"][0][0]                 # and it learns
