@@ -1,8 +1,9 @@
 """The widget's engines against PyTorch: logits, loss, gradients, AdamW steps, weights files.
 
-The CPU engine runs under Node; the WebGPU engine runs in Debian's Chromium on
-SwiftShader (CONTRACTS §6), on the same case. Bounds are the issue's: logits
-≤ 1e-4 absolute, loss and gradients ≤ 1e-4 relative, ten AdamW steps tracking.
+The CPU engine runs under Node here; the WebGPU engine runs on the same case in
+Debian's Chromium on SwiftShader (CONTRACTS §6), in tests/browser/test_widget_engine.py.
+Bounds are the issue's: logits ≤ 1e-4 absolute, loss and gradients ≤ 1e-4
+relative, ten AdamW steps tracking.
 """
 
 from __future__ import annotations
@@ -54,26 +55,6 @@ def test_cpu_engine_matches_pytorch(case_and_reference, tmp_path, kernel):
     back = TinyTransformer.from_json(got["json"])
     for name, p in back.named_parameters():
         np.testing.assert_array_equal(p.detach().numpy().reshape(-1), np.float32(got["final"][name]))
-
-
-@pytest.mark.browser
-@pytest.mark.slow
-def test_webgpu_engine_matches_pytorch(case_and_reference):
-    from tests.browser.harness import browser, serve
-
-    case, ref = case_and_reference
-    case_file = ROOT / "tests" / "widget" / "_case.json"
-    case_file.write_text(json.dumps(case))
-    try:
-        with serve(ROOT) as url, browser() as ctx:
-            page = ctx.new_page()
-            page.goto(f"{url}/tests/widget/parity.html?case=_case.json&backend=webgpu")
-            got = page.evaluate("window.result")
-    finally:
-        case_file.unlink()
-    assert "error" not in got, got.get("error")
-    assert got["backend"] == "webgpu", got["fallbackReason"]
-    _assert_parity(got, ref)
 
 
 def test_python_weights_load_in_js_and_js_weights_load_in_python(tmp_path):
