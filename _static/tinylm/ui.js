@@ -176,10 +176,14 @@ class Widget {
     await this.checkParity();
   }
 
-  /** Replace the model (keeps the old one if the new weights are refused). */
+  /** Replace the model; the old one stays when the new weights are refused (throws).
+   *  Returns false, changing nothing, when a later load started while this one was
+   *  building its engine: the later one wins. */
   async load(weights, source) {
     const wanted = this.controls.engine.value;
+    const ticket = this.loadTicket = (this.loadTicket || 0) + 1;
     const model = await createModel(weights, { backend: wanted });
+    if (ticket !== this.loadTicket) { model.destroy(); return false; }
     if (this.model) this.model.destroy();
     this.model = model;
     this.source = source;
@@ -193,6 +197,7 @@ class Widget {
     this.refresh();
     this.drawHeatmaps();
     this.prefill();
+    return true;
   }
 
   async checkParity() {
@@ -487,20 +492,26 @@ class Widget {
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   }
 
+  /** Only the latest upload speaks: files read and checked out of order (a large one
+   *  picked first, a small one second) never overwrite the newer file's message. */
   async upload(file) {
     if (!file) return;
     this.pause();
+    const ticket = this.uploadTicket = (this.uploadTicket || 0) + 1;
+    const current = () => ticket === this.uploadTicket;
     if (file.size > MAX_UPLOAD) return this.say(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; the limit is ${MAX_UPLOAD / 1e6} MB. The current weights are unchanged.`);
     try {
       const text = await file.text();
+      if (!current()) return;
       const weights = JSON.parse(text);
       if (weights && weights.config && !weights.merges && weights.config.vocab_size !== 256 + this.merges.length) {
         throw new WeightsError(`vocab_size ${weights.config.vocab_size} does not match the book's BPE (${256 + this.merges.length} tokens) and the file has no merges`);
       }
-      await this.load(weights, `uploaded file ${file.name}`);
+      if (!(await this.load(weights, `uploaded file ${file.name}`)) || !current()) return;
       if (this.model.merges) { this.merges = this.model.merges; this.table = vocabBytes(this.merges); }
       this.say(`Loaded ${file.name}: ${this.model.parameterCount.toLocaleString("en")} parameters.`);
     } catch (err) {
+      if (!current()) return;
       const why = err instanceof SyntaxError ? `not JSON (${err.message})` : err.message;
       this.say(`Could not load ${file.name}: ${why}. The current weights are unchanged.`);
     } finally {

@@ -117,7 +117,8 @@ def test_uploads_python_weights_and_refuses_bad_files(chromium, base_url, tmp_pa
         for name, text in bad.items():
             (tmp_path / name).write_text(text)
             upload.set_input_files(str(tmp_path / name))
-            page.wait_for_function("document.querySelector('.tlm-message').textContent.includes('Could not load')")
+            page.wait_for_function("(n) => document.querySelector('.tlm-message').textContent.includes('Could not load ' + n)",
+                                   arg=name)
             message = page.locator(".tlm-message").inner_text()
             assert name in message and reasons[name] in message and "unchanged" in message, message
             assert _widget(page, "Array.from(w.model.params.slice(0, 8))") == params_before
@@ -134,6 +135,26 @@ def test_uploads_python_weights_and_refuses_bad_files(chromium, base_url, tmp_pa
     finally:
         page.close()
 
+
+
+def test_a_slow_earlier_upload_never_overrides_a_later_one(chromium, base_url):
+    """Two files picked in quick succession: the first reads slowly, the second is the one kept."""
+    page, _ = _open(chromium, base_url)
+    try:
+        steps = page.evaluate("""async () => {
+            const w = window.llmbookWidget, good = JSON.stringify(w.model);
+            const later = JSON.parse(good); later.tensors["ln_f.bias"].data[0] = 0.25;
+            const slow = { name: "first.json", size: good.length,
+                           text: () => new Promise((r) => setTimeout(() => r(good), 300)) };
+            const fast = { name: "second.json", size: 10, text: async () => JSON.stringify(later) };
+            await Promise.all([w.upload(slow), w.upload(fast)]);
+            return [w.message.textContent, w.source, w.model.tensors()["ln_f.bias"][0]];
+        }""")
+        message, source, bias0 = steps
+        assert "Loaded second.json" in message and "first.json" not in message, message
+        assert source == "uploaded file second.json" and bias0 == 0.25
+    finally:
+        page.close()
 
 def test_without_webgpu_the_cpu_engine_runs_and_says_why(chromium, base_url):
     page, log = _open(chromium, base_url, NO_WEBGPU)
