@@ -11,6 +11,16 @@ fn flat(gid: vec3<u32>, nw: vec3<u32>) -> u32 { return gid.x + gid.y * nw.x * 64
 fn tanh_safe(z: f32) -> f32 { return 1.0 - 2.0 / (exp(2.0 * z) + 1.0); }   // no inf/inf for large |z|
 const GELU_K: f32 = 0.7978845608028654;`;
 
+// Sizes and buffers of both matrix-product kernels (webgpu.js fills them the same way).
+const MATMUL_IO = /* wgsl */ `
+struct U { M: u32, K: u32, N: u32, transA: u32, transB: u32, addD: u32, offA: u32, offB: u32, offC: u32, offD: u32 };
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> D: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+${INDEX}`;
+
 const ENTRY = "@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>)";
 
 export const KERNELS = {
@@ -57,13 +67,7 @@ ${ENTRY} {
   // Neither kernel uses workgroup memory: on SwiftShader a 16×16 tiled kernel with
   // barriers measured 2.5× slower than this one and 13× slower than matmul4.
   matmulDirect: `
-struct U { M: u32, K: u32, N: u32, transA: u32, transB: u32, addD: u32, offA: u32, offB: u32, offC: u32, offD: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> D: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-${INDEX}
+${MATMUL_IO}
 ${ENTRY} {
   let i = flat(gid, nw);
   if (i >= u.M * u.N) { return; }
@@ -81,13 +85,7 @@ ${ENTRY} {
   // The same product, each thread owning a 4×4 block of C in registers (4 loads of A
   // and 4 of B feed 16 multiply-adds). For M and N divisible by 4; no workgroup memory.
   matmul4: `
-struct U { M: u32, K: u32, N: u32, transA: u32, transB: u32, addD: u32, offA: u32, offB: u32, offC: u32, offD: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> D: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
-${INDEX}
+${MATMUL_IO}
 ${ENTRY} {
   let i = flat(gid, nw);
   let nb = u.N / 4u;
