@@ -8,7 +8,7 @@
 // Not handled: dropout, sequences longer than context_len (the caller truncates).
 
 import { layout, views } from "./layout.js";
-import { crossEntropyBackward, gelu, matmul, matmulAT, matmulBT, Scratch } from "./linalg.js";
+import { attentionBackwardWasm, attentionWasm, crossEntropyBackward, gelu, matmul, matmulAT, matmulBT, Scratch } from "./linalg.js";
 
 const EPS = 1e-5;
 const GELU_K = Math.sqrt(2 / Math.PI);
@@ -199,9 +199,12 @@ function scatter(dst, src, b, T, width, offset, dh) {
 }
 
 /** Causal multi-head attention from qkv [N, 3d]: probs [B, H, T, T] and heads [N, d].
- * Per (batch, head) it is two matrix products around a masked softmax: S = Q Kᵀ/√dh, O = P V. */
+ * On WebAssembly when it can (linalg.attentionWasm); else, per (batch, head), two matrix
+ * products around a masked softmax: S = Q Kᵀ/√dh, O = P V. */
 export function attention(qkv, B, T, config, scratch = new Scratch()) {
   const { d_model: d, n_heads: H } = config, dh = d / H, scale = 1 / Math.sqrt(dh);
+  const fast = attentionWasm(qkv, B, T, d, H);
+  if (fast) return fast;
   const probs = new Float32Array(B * H * T * T), out = new Float32Array(B * T * d);
   const q = new Float32Array(T * dh), k = new Float32Array(T * dh), v = new Float32Array(T * dh), o = new Float32Array(T * dh);
   for (let b = 0; b < B; b++) {
@@ -227,6 +230,8 @@ export function attention(qkv, B, T, config, scratch = new Scratch()) {
  * dP = dO Vᵀ, dV = Pᵀ dO, dS = P ∘ (dP − rowsum(P ∘ dP))/√dh, dQ = dS K, dK = dSᵀ Q. */
 function attentionBackward(dheads, qkv, probs, B, T, config, scratch) {
   const { d_model: d, n_heads: H } = config, dh = d / H, scale = 1 / Math.sqrt(dh);
+  const fast = attentionBackwardWasm(dheads, qkv, probs, B, T, d, H);
+  if (fast) return fast;
   const dqkv = new Float32Array(B * T * 3 * d), dS = new Float32Array(T * T);
   const [q, k, v, dO, dq, dk, dv] = Array.from({ length: 7 }, () => new Float32Array(T * dh));
   for (let b = 0; b < B; b++) {

@@ -1,5 +1,6 @@
-;; WebAssembly SIMD (f32x4) kernels for the CPU engine: gemm (below), and exp for
-;; the softmax of the loss and the tanh of GELU (further down).
+;; WebAssembly SIMD (f32x4) kernels for the CPU engine: gemm (below); exp for the
+;; softmax of the loss and the tanh of GELU; causal attention forward and backward
+;; (at the end).
 ;;
 ;; gemm: C += A @ B on 4×8 blocks.
 ;;
@@ -167,4 +168,210 @@
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (local.set $y (i32.add (local.get $y) (i32.const 16)))
         (local.set $t (i32.add (local.get $t) (i32.const 16)))
-        (br $next)))))
+        (br $next))))
+
+;; ---- causal attention, one window of T tokens, all H heads ---------------------------
+  ;; qkv: T rows of 3d floats (Q | K | V; head h at columns h·dh of each), $rs = 12d bytes
+  ;; apart; heads and their gradient: T rows of d floats. dh and T are multiples of 4
+  ;; (linalg.js checks). Positions j > i are masked. One call per row or column of a
+  ;; head, never per pair: a call costs about as much as a 16-float dot product.
+
+  ;; out[j] = a · b_j for j < count, the rows b_j $rs bytes apart, n floats each (n a multiple of 4)
+  (func $rowdots (param $out i32) (param $a i32) (param $b i32) (param $rs i32) (param $count i32) (param $n i32)
+    (local $end i32) (local $c i32) (local $acc v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (block $c_done
+          (loop $cs
+            (br_if $c_done (i32.ge_u (local.get $c) (i32.shl (local.get $n) (i32.const 2))))
+            (local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $c))) (v128.load (i32.add (local.get $b) (local.get $c))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cs)))
+        (f32.store (local.get $out)
+          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+                   (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $b (i32.add (local.get $b) (local.get $rs)))
+        (br $next))))
+
+  ;; y[c] += Σ_j w_j · x_j[c] for j < count, c < n: the weights $ws bytes apart, the rows x_j
+  ;; $rs bytes apart (n a multiple of 4)
+  (func $mix (param $y i32) (param $w i32) (param $ws i32) (param $x i32) (param $rs i32) (param $count i32) (param $n i32)
+    (local $c i32) (local $j i32) (local $acc v128) (local $wp i32) (local $xp i32)
+    (local.set $c (i32.const 0))
+    (block $c_done
+      (loop $cs
+        (br_if $c_done (i32.ge_u (local.get $c) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $acc (v128.load (i32.add (local.get $y) (local.get $c))))
+        (local.set $wp (local.get $w))
+        (local.set $xp (i32.add (local.get $x) (local.get $c)))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $js
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $count)))
+            (local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.mul (v128.load32_splat (local.get $wp)) (v128.load (local.get $xp)))))
+            (local.set $wp (i32.add (local.get $wp) (local.get $ws)))
+            (local.set $xp (i32.add (local.get $xp) (local.get $rs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $js)))
+        (v128.store (i32.add (local.get $y) (local.get $c)) (local.get $acc))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cs))))
+
+  ;; the largest of the n floats at p (n ≥ 1)
+  (func $max (param $p i32) (param $n i32) (result f32)
+    (local $m f32) (local $end i32)
+    (local.set $m (f32.const -inf))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $m (f32.max (local.get $m) (f32.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $next)))
+    (local.get $m))
+
+  ;; Forward: probs [H, T, T] at $p (zeros above the diagonal), heads [T, d] at $o (zeroed by
+  ;; the caller). P[i, j] = softmax over j ≤ i of (Q_i·K_j)·scale; out_i = Σ_j P[i, j] V_j.
+  (func (export "attn_fwd") (param $qkv i32) (param $p i32) (param $o i32) (param $T i32) (param $d i32) (param $H i32) (param $scale f32)
+    (local $h i32) (local $i i32) (local $j i32) (local $dh i32) (local $rs i32) (local $hb i32)
+    (local $row i32) (local $shift v128) (local $k v128) (local $e v128) (local $sum v128) (local $lanes v128)
+    (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
+    (local.set $rs (i32.mul (local.get $d) (i32.const 12)))
+    (local.set $k (f32x4.splat (local.get $scale)))
+    (local.set $h (i32.const 0))
+    (block $h_done
+      (loop $hs
+        (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $hb (i32.shl (i32.mul (local.get $h) (local.get $dh)) (i32.const 2)))
+        (local.set $i (i32.const 0))
+        (block $i_done
+          (loop $is
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
+            (local.set $row (i32.add (local.get $p)
+              (i32.shl (i32.mul (i32.add (i32.mul (local.get $h) (local.get $T)) (local.get $i)) (local.get $T)) (i32.const 2))))
+            (call $rowdots (local.get $row) (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $i) (local.get $rs))) (local.get $hb))
+                           (i32.add (i32.add (local.get $qkv) (i32.shl (local.get $d) (i32.const 2))) (local.get $hb))
+                           (local.get $rs) (i32.add (local.get $i) (i32.const 1)) (local.get $dh))
+            ;; e = exp((s − max)·scale) on whole groups of 4, lanes past i set to 0; their sum
+            (local.set $shift (f32x4.splat (call $max (local.get $row) (i32.add (local.get $i) (i32.const 1)))))
+            (local.set $sum (v128.const f32x4 0 0 0 0))
+            (local.set $lanes (v128.const i32x4 0 1 2 3))
+            (local.set $j (i32.const 0))
+            (block $e_done
+              (loop $es
+                (br_if $e_done (i32.gt_s (local.get $j) (local.get $i)))
+                (local.set $e (v128.and
+                  (call $vexp (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                                                    (local.get $shift)) (local.get $k)))
+                  (i32x4.le_s (local.get $lanes) (i32x4.splat (local.get $i)))))
+                (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))
+                (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
+                (local.set $lanes (i32x4.add (local.get $lanes) (v128.const i32x4 4 4 4 4)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $es)))
+            ;; P = e / Σe on those groups, 0 on the rest of the row
+            (local.set $sum (f32x4.splat (f32.add
+              (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+              (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))))
+            (local.set $j (i32.const 0))
+            (block $n_done
+              (loop $ns
+                (br_if $n_done (i32.ge_u (local.get $j) (local.get $T)))
+                (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+                  (select (f32x4.div (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sum))
+                          (v128.const f32x4 0 0 0 0)
+                          (i32.le_s (local.get $j) (local.get $i))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $ns)))
+            ;; out_i = Σ_j P[i, j] V_j
+            (call $mix (i32.add (i32.add (local.get $o) (i32.shl (i32.mul (local.get $i) (local.get $d)) (i32.const 2))) (local.get $hb))
+                       (local.get $row) (i32.const 4)
+                       (i32.add (i32.add (local.get $qkv) (i32.shl (local.get $d) (i32.const 3))) (local.get $hb))
+                       (local.get $rs) (i32.add (local.get $i) (i32.const 1)) (local.get $dh))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $is)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hs))))
+
+  ;; Backward from d(heads) [T, d] at $do to d(qkv) [T, 3d] at $dqkv (zeroed by the caller),
+  ;; with the forward's probs at $p and T·T floats of scratch at $ds. Per head:
+  ;; dP_ij = dO_i·V_j, dS_ij = P_ij (dP_ij − Σ_j P_ij dP_ij)·scale, dQ_i = Σ_j dS_ij K_j,
+  ;; dK_j = Σ_i≥j dS_ij Q_i, dV_j = Σ_i≥j P_ij dO_i.
+  (func (export "attn_bwd") (param $qkv i32) (param $p i32) (param $do i32) (param $dqkv i32) (param $ds i32)
+    (param $T i32) (param $d i32) (param $H i32) (param $scale f32)
+    (local $h i32) (local $i i32) (local $j i32) (local $dh i32) (local $rs i32) (local $hb i32)
+    (local $prow i32) (local $srow i32) (local $dot f32) (local $diag i32) (local $at i32)
+    (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
+    (local.set $rs (i32.mul (local.get $d) (i32.const 12)))
+    (local.set $h (i32.const 0))
+    (block $h_done
+      (loop $hs
+        (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $hb (i32.shl (i32.mul (local.get $h) (local.get $dh)) (i32.const 2)))
+        (local.set $i (i32.const 0))
+        (block $i_done
+          (loop $is
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
+            (local.set $prow (i32.add (local.get $p)
+              (i32.shl (i32.mul (i32.add (i32.mul (local.get $h) (local.get $T)) (local.get $i)) (local.get $T)) (i32.const 2))))
+            (local.set $srow (i32.add (local.get $ds) (i32.shl (i32.mul (local.get $i) (local.get $T)) (i32.const 2))))
+            ;; dP row, then Σ_j P_ij dP_ij, then dS row
+            (call $rowdots (local.get $srow) (i32.add (i32.add (local.get $do) (i32.shl (i32.mul (local.get $i) (local.get $d)) (i32.const 2))) (local.get $hb))
+                           (i32.add (i32.add (local.get $qkv) (i32.shl (local.get $d) (i32.const 3))) (local.get $hb))
+                           (local.get $rs) (i32.add (local.get $i) (i32.const 1)) (local.get $dh))
+            (local.set $dot (f32.const 0))
+            (local.set $j (i32.const 0))
+            (block $p_done
+              (loop $ps
+                (br_if $p_done (i32.gt_s (local.get $j) (local.get $i)))
+                (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+                (local.set $dot (f32.add (local.get $dot)
+                  (f32.mul (f32.load (i32.add (local.get $prow) (local.get $at))) (f32.load (i32.add (local.get $srow) (local.get $at))))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $ps)))
+            (local.set $j (i32.const 0))
+            (block $s_done
+              (loop $ss
+                (br_if $s_done (i32.gt_s (local.get $j) (local.get $i)))
+                (local.set $at (i32.shl (local.get $j) (i32.const 2)))
+                (f32.store (i32.add (local.get $srow) (local.get $at))
+                  (f32.mul (f32.mul (f32.load (i32.add (local.get $prow) (local.get $at)))
+                                    (f32.sub (f32.load (i32.add (local.get $srow) (local.get $at))) (local.get $dot)))
+                           (local.get $scale)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $ss)))
+            ;; dQ_i = Σ_j dS_ij K_j
+            (call $mix (i32.add (i32.add (local.get $dqkv) (i32.mul (local.get $i) (local.get $rs))) (local.get $hb))
+                       (local.get $srow) (i32.const 4)
+                       (i32.add (i32.add (local.get $qkv) (i32.shl (local.get $d) (i32.const 2))) (local.get $hb))
+                       (local.get $rs) (i32.add (local.get $i) (i32.const 1)) (local.get $dh))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $is)))
+        ;; dK_j and dV_j from column j of dS and of P, rows i ≥ j
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $js
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $T)))
+            (local.set $diag (i32.shl (i32.mul (local.get $j) (i32.add (local.get $T) (i32.const 1))) (i32.const 2)))   ;; [j, j]
+            (call $mix (i32.add (i32.add (i32.add (local.get $dqkv) (i32.mul (local.get $j) (local.get $rs))) (i32.shl (local.get $d) (i32.const 2))) (local.get $hb))
+                       (i32.add (local.get $ds) (local.get $diag)) (i32.shl (local.get $T) (i32.const 2))
+                       (i32.add (i32.add (local.get $qkv) (i32.mul (local.get $j) (local.get $rs))) (local.get $hb))
+                       (local.get $rs) (i32.sub (local.get $T) (local.get $j)) (local.get $dh))
+            (call $mix (i32.add (i32.add (i32.add (local.get $dqkv) (i32.mul (local.get $j) (local.get $rs))) (i32.shl (local.get $d) (i32.const 3))) (local.get $hb))
+                       (i32.add (i32.add (local.get $p)
+                         (i32.shl (i32.mul (i32.mul (local.get $h) (local.get $T)) (local.get $T)) (i32.const 2))) (local.get $diag))
+                       (i32.shl (local.get $T) (i32.const 2))
+                       (i32.add (i32.add (local.get $do) (i32.shl (i32.mul (local.get $j) (local.get $d)) (i32.const 2))) (local.get $hb))
+                       (i32.shl (local.get $d) (i32.const 2)) (i32.sub (local.get $T) (local.get $j)) (local.get $dh))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $js)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hs))))
+)
