@@ -156,6 +156,21 @@ def test_a_slow_earlier_upload_never_overrides_a_later_one(chromium, base_url):
     finally:
         page.close()
 
+
+def test_an_oversized_file_is_refused_before_it_is_read(chromium, base_url):
+    page, _ = _open(chromium, base_url)
+    try:
+        message, read, same = page.evaluate("""async () => {
+            const w = window.llmbookWidget, before = JSON.stringify(w.model);
+            let read = false;
+            await w.upload({ name: "huge.json", size: 3e8, text: async () => { read = true; return before; } });
+            return [w.message.textContent, read, JSON.stringify(w.model) === before];
+        }""")
+        assert "huge.json is 300 MB; the limit is 200 MB" in message and "unchanged" in message, message
+        assert not read and same
+    finally:
+        page.close()
+
 def test_without_webgpu_the_cpu_engine_runs_and_says_why(chromium, base_url):
     page, log = _open(chromium, base_url, NO_WEBGPU)
     try:
