@@ -312,7 +312,7 @@ class Widget {
   async restore() {
     try {
       await this.model.restoreLastGood();
-      this.say("Restored the weights of the last step with a finite loss. Lower the learning rate before training on.");
+      this.say("Restored the weights of the last step with a finite loss; the optimizer state restarts. Lower the learning rate before training on.");
       this.controls.restore.hidden = true;
       this.drawHeatmaps();
       this.prefill();

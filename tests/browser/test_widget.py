@@ -213,6 +213,7 @@ def test_nan_loss_stops_and_offers_the_last_good_weights(chromium, base_url):
         assert restore.is_visible()
         restore.click()
         page.wait_for_function("document.querySelector('.tlm-message').textContent.startsWith('Restored')")
+        assert "optimizer state restarts" in page.locator(".tlm-message").inner_text()
         assert np.isfinite(_widget(page, "Array.from(w.model.params)")).all()
     finally:
         page.close()
