@@ -145,11 +145,11 @@ export function matmulAT(C, A, B, M, K, N, accumulate, scratch) {
  *  qkv [B·T, 3d] -> probs [B, H, T, T] and heads [B·T, d]. */
 export function attentionWasm(qkv, B, T, d, H) {
   if (!attentionFits(T, d, H)) return null;
-  const N = B * T, pOff = N * 3 * d, oOff = pOff + B * H * T * T, f = wasmFloats(oOff + N * d);
+  const N = B * T, pOff = N * 3 * d, oOff = pOff + B * H * T * T, f = wasmFloats(oOff + N * d), scale = 1 / Math.sqrt(d / H);
   f.set(qkv.subarray(0, N * 3 * d));
   f.fill(0, oOff, oOff + N * d);
   for (let b = 0; b < B; b++) {
-    wasm.attn_fwd(4 * b * T * 3 * d, 4 * (pOff + b * H * T * T), 4 * (oOff + b * T * d), T, d, H, 1 / Math.sqrt(d / H));
+    wasm.attn_fwd(4 * b * T * 3 * d, 4 * (pOff + b * H * T * T), 4 * (oOff + b * T * d), T, d, H, scale);
   }
   return { probs: f.slice(pOff, oOff), out: f.slice(oOff, oOff + N * d) };
 }
@@ -158,14 +158,14 @@ export function attentionWasm(qkv, B, T, d, H) {
 export function attentionBackwardWasm(dheads, qkv, probs, B, T, d, H) {
   if (!attentionFits(T, d, H)) return null;
   const N = B * T, pOff = N * 3 * d, dOff = pOff + B * H * T * T, gOff = dOff + N * d, tOff = gOff + N * 3 * d;
-  const f = wasmFloats(tOff + T * T);
+  const f = wasmFloats(tOff + T * T), scale = 1 / Math.sqrt(d / H);
   f.set(qkv.subarray(0, N * 3 * d));
   f.set(probs.subarray(0, B * H * T * T), pOff);
   f.set(dheads.subarray(0, N * d), dOff);
   f.fill(0, gOff, tOff);
   for (let b = 0; b < B; b++) {
     wasm.attn_bwd(4 * b * T * 3 * d, 4 * (pOff + b * H * T * T), 4 * (dOff + b * T * d), 4 * (gOff + b * T * 3 * d), 4 * tOff,
-      T, d, H, 1 / Math.sqrt(d / H));
+      T, d, H, scale);
   }
   return f.slice(gOff, tOff);
 }

@@ -79,6 +79,7 @@ class Widget {
     this.root = root;
     this.data = data;
     this.merges = data.checkpoint.merges;
+    this.ticket = 0;      // bumped by each load or upload; a stale one changes nothing when it finishes
     this.table = vocabBytes(this.merges);
     this.train = fromBase64(data.corpus.train, Uint16Array);
     this.val = fromBase64(data.corpus.val, Uint16Array);
@@ -177,13 +178,12 @@ class Widget {
   }
 
   /** Replace the model; the old one stays when the new weights are refused (throws).
-   *  Returns false, changing nothing, when a later load started while this one was
-   *  building its engine: the later one wins. */
-  async load(weights, source) {
+   *  Returns false, changing nothing, when a later load or upload started while this
+   *  one was building its engine: the later one wins. An upload passes its own ticket. */
+  async load(weights, source, ticket = ++this.ticket) {
     const wanted = this.controls.engine.value;
-    const ticket = this.loadTicket = (this.loadTicket || 0) + 1;
     const model = await createModel(weights, { backend: wanted });
-    if (ticket !== this.loadTicket) { model.destroy(); return false; }
+    if (ticket !== this.ticket) { model.destroy(); return false; }
     if (this.model) this.model.destroy();
     this.model = model;
     this.source = source;
@@ -492,13 +492,12 @@ class Widget {
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   }
 
-  /** Only the latest upload speaks: files read and checked out of order (a large one
-   *  picked first, a small one second) never overwrite the newer file's message. */
+  /** Only the latest upload or load speaks: files read and checked out of order (a large
+   *  one picked first, a small one second) never overwrite the newer file's message. */
   async upload(file) {
     if (!file) return;
     this.pause();
-    const ticket = this.uploadTicket = (this.uploadTicket || 0) + 1;
-    const current = () => ticket === this.uploadTicket;
+    const ticket = ++this.ticket, current = () => ticket === this.ticket;
     if (file.size > MAX_UPLOAD) return this.say(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; the limit is ${MAX_UPLOAD / 1e6} MB. The current weights are unchanged.`);
     try {
       const text = await file.text();
@@ -507,7 +506,7 @@ class Widget {
       if (weights && weights.config && !weights.merges && weights.config.vocab_size !== 256 + this.merges.length) {
         throw new WeightsError(`vocab_size ${weights.config.vocab_size} does not match the book's BPE (${256 + this.merges.length} tokens) and the file has no merges`);
       }
-      if (!(await this.load(weights, `uploaded file ${file.name}`)) || !current()) return;
+      if (!(await this.load(weights, `uploaded file ${file.name}`, ticket))) return;
       if (this.model.merges) { this.merges = this.model.merges; this.table = vocabBytes(this.merges); }
       this.say(`Loaded ${file.name}: ${this.model.parameterCount.toLocaleString("en")} parameters.`);
     } catch (err) {

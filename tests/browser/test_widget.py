@@ -136,12 +136,11 @@ def test_uploads_python_weights_and_refuses_bad_files(chromium, base_url, tmp_pa
         page.close()
 
 
-
 def test_a_slow_earlier_upload_never_overrides_a_later_one(chromium, base_url):
     """Two files picked in quick succession: the first reads slowly, the second is the one kept."""
     page, _ = _open(chromium, base_url)
     try:
-        steps = page.evaluate("""async () => {
+        message, source, bias0 = page.evaluate("""async () => {
             const w = window.llmbookWidget, good = JSON.stringify(w.model);
             const later = JSON.parse(good); later.tensors["ln_f.bias"].data[0] = 0.25;
             const slow = { name: "first.json", size: good.length,
@@ -150,7 +149,6 @@ def test_a_slow_earlier_upload_never_overrides_a_later_one(chromium, base_url):
             await Promise.all([w.upload(slow), w.upload(fast)]);
             return [w.message.textContent, w.source, w.model.tensors()["ln_f.bias"][0]];
         }""")
-        message, source, bias0 = steps
         assert "Loaded second.json" in message and "first.json" not in message, message
         assert source == "uploaded file second.json" and bias0 == 0.25
     finally:
@@ -170,6 +168,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(chromium, base_url):
         assert not read and same
     finally:
         page.close()
+
 
 def test_without_webgpu_the_cpu_engine_runs_and_says_why(chromium, base_url):
     page, log = _open(chromium, base_url, NO_WEBGPU)

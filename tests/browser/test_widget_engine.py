@@ -11,9 +11,8 @@ import json
 import pytest
 
 from tests.browser.harness import serve
-from tests.widget.cases import make_case, reference
+from tests.widget.cases import assert_parity, make_case, reference
 from tests.widget.node import ROOT
-from tests.widget.test_engine import _assert_parity
 
 
 @pytest.mark.slow
@@ -33,4 +32,4 @@ def test_webgpu_engine_matches_pytorch(chromium):
         case_file.unlink()
     assert "error" not in got, got.get("error")
     assert got["backend"] == "webgpu", got["fallbackReason"]
-    _assert_parity(got, ref)
+    assert_parity(got, ref)

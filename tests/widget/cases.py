@@ -71,3 +71,15 @@ def compare(got: dict, ref: dict, config: TinyConfig = BOOK_SIZE) -> dict:
     out["final_max_abs"] = {n: float(np.abs(np.asarray(got["final"][n]).reshape(w.shape) - w).max())
                             for n, w in ref["final"].items()}
     return out
+
+
+def assert_parity(got: dict, ref: dict) -> dict:
+    """The issue's bounds: logits ≤ 1e-4 absolute; loss, gradients, ten steps' losses ≤ 1e-4
+    relative; final weights ≤ 1e-4 absolute. Returns the differences."""
+    diff = compare(got, ref)
+    assert diff["logits_max_abs"] <= 1e-4, diff
+    assert diff["loss_rel"] <= 1e-4, diff
+    assert max(diff["grad_rel"].values()) <= 1e-4, diff["grad_rel"]
+    assert diff["losses_rel"] <= 1e-4, (got["losses"], ref["losses"])
+    assert max(diff["final_max_abs"].values()) <= 1e-4, diff["final_max_abs"]
+    return diff

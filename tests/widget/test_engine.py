@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from llmbook.tiny.model import TinyConfig, TinyTransformer
-from tests.widget.cases import BOOK_SIZE, compare, make_case, reference
+from tests.widget.cases import BOOK_SIZE, assert_parity, make_case, reference
 from tests.widget.node import ROOT, node
 
 
@@ -24,16 +24,6 @@ from tests.widget.node import ROOT, node
 def case_and_reference():
     case = make_case()
     return case, reference(case)
-
-
-def _assert_parity(got: dict, ref: dict) -> dict:
-    diff = compare(got, ref)
-    assert diff["logits_max_abs"] <= 1e-4, diff
-    assert diff["loss_rel"] <= 1e-4, diff
-    assert max(diff["grad_rel"].values()) <= 1e-4, diff["grad_rel"]
-    assert diff["losses_rel"] <= 1e-4, (got["losses"], ref["losses"])
-    assert max(diff["final_max_abs"].values()) <= 1e-4, diff["final_max_abs"]
-    return diff
 
 
 @pytest.mark.parametrize("kernel", ["wasm", "js"])
@@ -50,7 +40,7 @@ def test_cpu_engine_matches_pytorch(case_and_reference, tmp_path, kernel):
         const fs = await import("node:fs");
         result = await runCase(createModel, JSON.parse(fs.readFileSync({json.dumps(str(path))}, "utf8")), "cpu");""")
     assert got["backend"] == "cpu"
-    _assert_parity(got, ref)
+    assert_parity(got, ref)
     # the weights it hands back load in Python and give the JS engine's own final weights
     back = TinyTransformer.from_json(got["json"])
     for name, p in back.named_parameters():

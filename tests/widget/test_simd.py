@@ -25,15 +25,13 @@ def test_webassembly_attention_equals_the_javascript_one(T, d, H):
     got = node(f"""
         const {{ setKernel }} = await import(tinylm + "/linalg.js");
         const {{ attention, CPUEngine }} = await import(tinylm + "/cpu.js");
-        const {{ randomWeights }} = await import(tinylm + "/model.js");
-        const {{ layout }} = await import(tinylm + "/layout.js");
+        const {{ parseWeights, randomWeights }} = await import(tinylm + "/model.js");
         const {{ mulberry32 }} = await import(tinylm + "/rng.js");
         const T = {T}, B = 3, cfg = {{ vocab_size: 300, context_len: T, d_model: {d}, n_heads: {H}, n_layers: 2, d_ff: {4 * d} }};
         const rand = mulberry32(7), qkv = Float32Array.from({{ length: B * T * 3 * cfg.d_model }}, () => 4 * rand() - 2);
         const ids = Int32Array.from({{ length: B * T }}, () => Math.floor(rand() * 300));
         const targets = Int32Array.from({{ length: B * T }}, () => Math.floor(rand() * 300));
-        const w = randomWeights(cfg, 1), flat = new Float32Array(layout(cfg).total);
-        for (const e of layout(cfg).entries) flat.set(w.tensors[e.name].data, e.offset);
+        const flat = parseWeights(randomWeights(cfg, 1)).params;
         const run = (kernel) => {{
           setKernel(kernel);
           const a = attention(qkv, B, T, cfg);
