@@ -458,7 +458,11 @@ class Widget {
       bar.style.width = `${(100 * probs[id]).toFixed(1)}%`;
       const rows = [el("span", { class: "tlm-cand-tok", text: pretty(id, this.table) }), el("span", { class: "tlm-bar-track" }, bar),
         el("span", { class: "tlm-pct", text: `${(100 * probs[id]).toFixed(1)}%` })];
-      if (this.baseline) rows.push(el("small", { class: "tlm-was", text: `all heads: ${(100 * this.baseline[id]).toFixed(1)}%` }));
+      // like with like: the model's softmax with these heads off and with all heads (the bar is
+      // the chance of being picked, which greedy decoding makes 100% or 0%)
+      if (this.baseline) {
+        rows.push(el("small", { class: "tlm-was", text: `model ${(100 * model[id]).toFixed(1)}%, all heads: ${(100 * this.baseline[id]).toFixed(1)}%` }));
+      }
       return el("div", { class: "tlm-cand" }, ...rows);
     }));
   }

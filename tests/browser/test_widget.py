@@ -71,6 +71,10 @@ def test_webgpu_training_generation_and_ablation(chromium, base_url):
         page.get_by_role("checkbox", name="L0 H2").uncheck()
         after = page.locator(".tlm-candidates").inner_text()
         assert after != before and "all heads:" in after
+        # greedy makes the bar 100%; beside it, the model's own probability of that token
+        top = page.evaluate("(() => { const l = window.llmbookWidget.last.logits, m = Math.max(...l);"
+                            " let s = 0; for (const x of l) s += Math.exp(x - m); return 100 / s; })()")
+        assert f"model {top:.1f}%, all heads:" in page.locator(".tlm-cand").first.inner_text()
         assert page.locator(".tlm-att-row", has_text="L1 H0 (off)").count() == 1
         assert not log.console_errors and not log.page_errors and not log.external_requests, log
     finally:
