@@ -12,10 +12,10 @@ import os
 # setting in the environment wins).
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
-from .capture import Sampling, capture  # noqa: E402
-from .models import LoadedModel, load_model  # noqa: E402
-from .trace import Trace, TraceError  # noqa: E402
+from .lm.capture import Sampling, capture  # noqa: E402
+from .lm.models import LoadedModel, load_model  # noqa: E402
+from .lm.trace import Trace, TraceError  # noqa: E402
 
 __all__ = ["load_model", "capture", "Trace", "TraceError", "Sampling", "LoadedModel", "__version__"]

@@ -54,11 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _info(args) -> int:
-    from .provenance import versions
-    from .specs import SPECS
-    from .store import cache_dir
-    from .tokenizers import offline_tokenizer
-    from .weights import choose_weights
+    from .lm.provenance import versions
+    from .lm.specs import SPECS
+    from .lm.store import cache_dir
+    from .lm.tokenizers import offline_tokenizer
+    from .lm.weights import choose_weights
 
     for k, v in versions().items():
         print(f"{k:>14}: {v}")
@@ -79,10 +79,10 @@ def _capture(args) -> int:
 
     from tqdm import tqdm
 
-    from . import store
-    from .book_traces import BOOK_TRACES
-    from .capture import Sampling
-    from .tokenizers import check_prompt
+    from .lm import store
+    from .part1.book_traces import BOOK_TRACES
+    from .lm.capture import Sampling
+    from .lm.tokenizers import check_prompt
 
     if args.book:
         jobs = list(BOOK_TRACES.values())
@@ -125,7 +125,7 @@ def _train_tiny(args) -> int:
 
 
 def _bench(args) -> int:
-    from .bench import run
+    from .bench.run import run
 
     results = run(quick=args.quick, only=args.only)
     if args.json:

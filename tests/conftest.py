@@ -2,6 +2,10 @@
 
 Small configs keep unit tests fast while using the real tokenizers and the real
 transformers classes; full-size models are only in tests marked ``slow``.
+
+Each test gets a private trace cache, but Part II's trained artifacts are shared by
+the whole session (:func:`tiny_artifacts`): they come from the book build's cache
+when the suite runs after ``make book`` (as in CI), else they are trained once.
 """
 
 from __future__ import annotations
@@ -22,6 +26,22 @@ SMALL = {
                   "num_key_value_heads": 2, "intermediate_size": 160},
 }
 PROMPTS = {"distilgpt2": "January, February, March,", "tinyllama": "Name three primary colors."}
+
+
+BUILD_CACHE = os.environ.get("LLMBOOK_CACHE")   # the book build's cache, read before any test replaces it
+
+
+@pytest.fixture(scope="session")
+def tiny_artifacts() -> Path:
+    """The folder of Part II's artifacts (BPE, trained checkpoint), built at most once per session."""
+    from llmbook.tiny.artifacts import book_artifacts
+
+    with pytest.MonkeyPatch.context() as mp:
+        if BUILD_CACHE:
+            mp.setenv("LLMBOOK_CACHE", BUILD_CACHE)
+        else:
+            mp.delenv("LLMBOOK_CACHE", raising=False)
+        return book_artifacts()
 
 
 @pytest.fixture(autouse=True)

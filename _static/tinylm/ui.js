@@ -4,68 +4,29 @@
 // (the build's checkpoint, corpus slice and PyTorch parity logits):
 //   Train     start/pause/reset, size preset, init, engine, learning rate, batch, steps;
 //             loss curves (train, held-out), throughput, weight heatmaps
-//   Generate  prompt, temperature, top-k, greedy/sampled, token-by-token with the KV
+//   Generate  (ui-generate.js) prompt, temperature, top-k, greedy/sampled, token-by-token with the KV
 //             cache filling, per-head attention rows, top candidates, head ablation
 //   Weights   download (contract JSON), upload (checked), restore after a NaN loss
 // User text reaches the page through textContent only. Training runs on the main
 // thread between animation frames (the CPU engine blocks for one step at a time).
 // Not handled: more than one widget per page; resuming training after a reload.
 
-import { encode, tokenText, vocabBytes } from "./bpe.js";
-import { Decoder, nextTokenProbs, softmax } from "./decode.js";
+
+import { vocabBytes } from "./bpe.js";
+import { drawHeatmap, drawLoss, SCALE } from "./canvas.js";
+import { checkpointWeights, el, field, fmt, fromBase64, select } from "./dom.js";
 import { activeKernel } from "./linalg.js";
 import { createModel, randomWeights, TrainingDiverged, WeightsError } from "./model.js";
-import { mulberry32, randomWindows, sampleIndex } from "./rng.js";
+import { mulberry32, randomWindows } from "./rng.js";
+import { generatePanel } from "./ui-generate.js";
+
+export { checkpointWeights, fromBase64 } from "./dom.js";
 
 export const PRESETS = {
   book: { label: "Book size: d 64, 4 heads, 2 layers", config: { vocab_size: 768, context_len: 64, d_model: 64, n_heads: 4, n_layers: 2, d_ff: 256 } },
   large: { label: "Larger: d 128, 8 heads, 4 layers (for a real GPU)", config: { vocab_size: 768, context_len: 64, d_model: 128, n_heads: 8, n_layers: 4, d_ff: 512 } },
 };
-const SCALE = 0.5;                 // heatmap colours: −0.5 (blue) … 0 (white) … +0.5 (red), fixed
 const EVAL_EVERY = 25, EVAL_BATCH = 8, PARITY_BOUND = 1e-4, MAX_UPLOAD = 200e6;
-
-// --- small DOM helpers (text through textContent only) ------------------------------
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== false && v !== null && v !== undefined) node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children);
-  return node;
-}
-
-let fields = 0;
-function field(label, control, hint) {
-  const id = control.id || `tlm-field-${++fields}`;
-  control.id = id;
-  return el("div", { class: "tlm-field" }, el("label", { for: id, text: label }), control, ...(hint ? [el("small", { text: hint })] : []));
-}
-
-function select(options, value) {
-  const s = el("select");
-  for (const [v, label] of options) s.append(el("option", { value: v, text: label }));
-  s.value = value;
-  return s;
-}
-
-export function fromBase64(b64, Type) {
-  const bin = atob(b64), bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Type(bytes.buffer);
-}
-
-/** The build's checkpoint object (base64 tensors) -> the contract object with Float32Array data. */
-export function checkpointWeights(ck) {
-  const tensors = {};
-  for (const [name, t] of Object.entries(ck.tensors)) tensors[name] = { shape: t.shape, data: fromBase64(t.base64, Float32Array) };
-  return { format: ck.format, config: ck.config, tensors, merges: ck.merges };
-}
-
-const fmt = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
-const pretty = (id, table) => tokenText(id, table).replace(/ /g, "\u2423").replace(/\n/g, "\u21b5");
 
 // --- the widget ------------------------------------------------------------------------
 export function mountWidget(root, data) {
@@ -127,36 +88,6 @@ class Widget {
     return el("div", { class: "tlm-status" }, el("div", { class: "tlm-row" }, this.engineBadge, this.parityBadge, this.sourceBadge), this.message);
   }
 
-  buildGenerate() {
-    const c = this.controls;
-    c.prompt = el("textarea", { rows: 2, maxlength: "20000", spellcheck: "false" });
-    c.prompt.value = "ROMEO:\n";
-    c.mode = select([["greedy", "greedy (most likely)"], ["sample", "sampled"]], "sample");
-    c.temperature = el("input", { id: "tlm-temp", type: "range", min: "0.1", max: "2", step: "0.05", value: "0.8" });
-    c.tempOut = el("output", { text: "0.80" });
-    c.temperature.addEventListener("input", () => { c.tempOut.textContent = Number(c.temperature.value).toFixed(2); this.showCandidates(); });
-    c.topk = el("input", { type: "number", min: "0", max: "768", step: "1", value: "40" });
-    c.seed = el("input", { type: "number", min: "0", step: "1", value: "1" });
-    c.next = el("button", { type: "button", class: "tlm-primary", text: "Next token", onclick: () => this.generate(1) });
-    c.gen = el("button", { type: "button", text: "Generate 40 tokens", onclick: () => this.generate(40) });
-    c.clear = el("button", { type: "button", text: "Restart from the prompt", onclick: () => this.prefill() });
-    for (const k of ["prompt", "mode", "topk", "seed"]) c[k].addEventListener("change", () => this.prefill());
-    this.tokens = el("div", { class: "tlm-tokens", "aria-live": "polite" });
-    this.cacheMeter = el("div", { class: "tlm-cache" });
-    this.attention = el("div", { class: "tlm-attention" });
-    this.candidates = el("div", { class: "tlm-candidates" });
-    this.ablation = el("div", { class: "tlm-ablation" });
-    return el("fieldset", { class: "tlm-panel" }, el("legend", { text: "Generate" }),
-      field("Prompt", c.prompt, "the book's BPE; at most the last 64 tokens are seen"),
-      el("div", { class: "tlm-grid" }, field("Choice", c.mode), el("div", { class: "tlm-field" }, el("label", { for: "tlm-temp", text: "Temperature " }, c.tempOut), c.temperature),
-        field("Top-k (0 = all)", c.topk), field("Sampling seed", c.seed)),
-      el("div", { class: "tlm-row" }, c.next, c.gen, c.clear),
-      this.tokens, this.cacheMeter,
-      el("div", { class: "tlm-columns" },
-        el("div", {}, el("h4", { text: "Next-token candidates" }), this.candidates),
-        el("div", {}, el("h4", { text: "Attention of the newest token over the cache" }), this.attention)),
-      el("h4", { text: "Switch heads off" }), this.ablation);
-  }
 
   buildWeights() {
     const c = this.controls;
@@ -354,137 +285,6 @@ class Widget {
     maps.forEach(([, values, R, C, tr], k) => drawHeatmap(this.heatmaps.children[k].querySelector("canvas"), values, R, C, tr));
   }
 
-  // --- generation -----------------------------------------------------------------------
-  buildAblation() {
-    const c = this.model.config;
-    this.off = new Set();
-    const boxes = [];
-    for (let l = 0; l < c.n_layers; l++) {
-      for (let h = 0; h < c.n_heads; h++) {
-        const box = el("input", { type: "checkbox", checked: true });
-        box.addEventListener("change", () => { if (box.checked) this.off.delete(`${l}.${h}`); else this.off.add(`${l}.${h}`); this.replay(); });
-        boxes.push(el("label", { class: "tlm-head" }, box, ` L${l} H${h}`));
-      }
-    }
-    this.ablation.replaceChildren(...boxes);
-  }
-
-  /** Encode the prompt and run it through a fresh KV cache. */
-  prefill() {
-    const text = this.controls.prompt.value;
-    this.sampler = mulberry32(Math.floor(Number(this.controls.seed.value)) || 0);
-    this.notes = [];
-    if (!text) {
-      this.seq = [];
-      this.generated = 0;
-      this.say("Type a prompt first: the model needs at least one token to continue.", "prompt");
-      this.renderGeneration(null);
-      return;
-    }
-    let ids = Array.from(encode(text, this.merges));
-    const C = this.model.config.context_len;
-    if (ids.length > C) {
-      this.notes.push(`The prompt is ${ids.length.toLocaleString("en")} tokens; the model sees only its last ${C}.`);
-      ids = ids.slice(-C);
-    }
-    this.seq = ids;
-    this.generated = 0;
-    this.replay();
-  }
-
-  /** Feed the whole current sequence (after a head switch or a new prompt). */
-  replay() {
-    if (!this.seq || !this.seq.length) return;
-    this.decoder = new Decoder(this.model.config, Float32Array.from(this.model.params));
-    let out = null;
-    for (const id of this.seq) out = this.decoder.step(id, this.off);
-    this.last = out;
-    this.baseline = this.off.size ? this.withAllHeads() : null;
-    this.renderGeneration(out);
-  }
-
-  withAllHeads() {
-    const d = new Decoder(this.model.config, Float32Array.from(this.model.params));
-    let out = null;
-    for (const id of this.seq) out = d.step(id);
-    return softmax(out.logits);
-  }
-
-  generate(n) {
-    if (!this.seq || !this.seq.length) { this.prefill(); if (!this.seq.length) return; }
-    const C = this.model.config.context_len;
-    for (let k = 0; k < n; k++) {
-      const probs = this.choiceProbs(this.last.logits), id = sampleIndex(probs, this.sampler);
-      this.seq.push(id);
-      this.generated++;
-      if (this.decoder.length >= C) {                     // the cache is full: slide the window
-        this.seq = this.seq.slice(-C);
-        this.notes = [`The sequence passed ${C} tokens: the cache was refilled with the last ${C}.`];
-        this.replay();
-      } else {
-        this.last = this.decoder.step(id, this.off);
-        this.baseline = this.off.size ? this.withAllHeads() : null;
-      }
-    }
-    this.renderGeneration(this.last);
-  }
-
-  choiceProbs(logits) {
-    const greedy = this.controls.mode.value === "greedy";
-    return nextTokenProbs(logits, { temperature: greedy ? 0 : Number(this.controls.temperature.value), topK: Math.floor(Number(this.controls.topk.value)) || 0 });
-  }
-
-  renderGeneration(out) {
-    const chips = (this.seq || []).map((id, k) => el("span", {
-      class: `tok tok-${k % 6}${k >= this.seq.length - this.generated ? " tlm-gen" : ""}`, title: `id ${id}`, text: pretty(id, this.table) }));
-    this.tokens.replaceChildren(...chips);
-    const C = this.model.config.context_len, used = this.decoder && out ? this.decoder.length : 0;
-    const bar = el("span", { class: "tlm-cache-fill" });
-    bar.style.width = `${(100 * used) / C}%`;
-    this.cacheMeter.replaceChildren(el("span", { class: "tlm-cache-bar", role: "img", "aria-label": `KV cache ${used} of ${C} positions` }, bar),
-      el("span", { text: ` KV cache: ${used} / ${C} positions, ${(this.decoder && out ? this.decoder.cacheBytes : 0).toLocaleString("en")} bytes` }),
-      ...this.notes.map((t) => el("small", { class: "tlm-note", text: t })));
-    if (out && this.messageKind === "prompt") this.say("");
-    this.showCandidates();
-    this.showAttention(out);
-  }
-
-  showCandidates() {
-    if (!this.last || !this.seq || !this.seq.length) { this.candidates.replaceChildren(); return; }
-    const probs = this.choiceProbs(this.last.logits), model = softmax(this.last.logits);
-    const top = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || model[b] - model[a]).slice(0, 10);
-    this.candidates.replaceChildren(...top.map((id) => {
-      const bar = el("span", { class: "tlm-bar" });
-      bar.style.width = `${(100 * probs[id]).toFixed(1)}%`;
-      const rows = [el("span", { class: "tlm-cand-tok", text: pretty(id, this.table) }), el("span", { class: "tlm-bar-track" }, bar),
-        el("span", { class: "tlm-pct", text: `${(100 * probs[id]).toFixed(1)}%` })];
-      // like with like: the model's softmax with these heads off and with all heads (the bar is
-      // the chance of being picked, which greedy decoding makes 100% or 0%)
-      if (this.baseline) {
-        rows.push(el("small", { class: "tlm-was", text: `model ${(100 * model[id]).toFixed(1)}%, all heads: ${(100 * this.baseline[id]).toFixed(1)}%` }));
-      }
-      return el("div", { class: "tlm-cand" }, ...rows);
-    }));
-  }
-
-  showAttention(out) {
-    if (!out) { this.attention.replaceChildren(); return; }
-    const rows = [];
-    out.attention.forEach((heads, l) => heads.forEach((row, h) => {
-      const cells = Array.from(row, (a, j) => {
-        const cell = el("span", { class: "tlm-att", title: `${pretty(this.seq[this.seq.length - row.length + j], this.table)}: ${(100 * a).toFixed(1)}%` });
-        cell.style.setProperty("--a", a.toFixed(3));
-        return cell;
-      });
-      let best = 0;
-      row.forEach((a, j) => { if (a > row[best]) best = j; });
-      const label = `L${l} H${h}${this.off.has(`${l}.${h}`) ? " (off)" : ""}`;
-      rows.push(el("div", { class: "tlm-att-row", role: "img",
-        "aria-label": `${label}: most attention (${(100 * row[best]).toFixed(0)}%) on ${pretty(this.seq[this.seq.length - row.length + best], this.table)}` },
-      el("span", { class: "tlm-att-label", text: label }), ...cells));
-    }));
-    this.attention.replaceChildren(...rows);
-  }
 
   // --- weights in and out -----------------------------------------------------------------
   download() {
@@ -523,52 +323,4 @@ class Widget {
   }
 }
 
-// --- canvases ------------------------------------------------------------------------------
-function diverging(v) {
-  const t = Math.max(-1, Math.min(1, v / SCALE));
-  const [r, g, b] = t < 0 ? [33, 102, 172] : [178, 24, 43];
-  const k = Math.abs(t);
-  return [255 + (r - 255) * k, 255 + (g - 255) * k, 255 + (b - 255) * k];
-}
-
-function drawHeatmap(canvas, values, R, C, transposed) {
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(canvas.width, canvas.height);
-  for (let r = 0; r < R; r++) {
-    for (let c = 0; c < C; c++) {
-      const [x, y] = transposed ? [r, c] : [c, r], o = (y * canvas.width + x) * 4, rgb = diverging(values[r * C + c]);
-      img.data[o] = rgb[0]; img.data[o + 1] = rgb[1]; img.data[o + 2] = rgb[2]; img.data[o + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-}
-
-function drawLoss(canvas, h, uniform) {
-  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, pad = 36;
-  const color = getComputedStyle(canvas).color || "#333";
-  ctx.clearRect(0, 0, W, H);
-  const maxStep = Math.max(10, h.steps.at(-1) || 0, h.evalSteps.at(-1) || 0);
-  const all = [...h.loss, ...h.evalLoss].filter(Number.isFinite);
-  const lo = Math.min(0, ...all), hi = Math.max(uniform + 0.3, ...all.slice(-200));
-  const x = (s) => pad + ((W - pad - 8) * s) / maxStep, y = (v) => H - pad + ((pad - H + 8) * (v - lo)) / (hi - lo);
-  ctx.strokeStyle = color; ctx.fillStyle = color; ctx.font = "12px sans-serif"; ctx.lineWidth = 1;
-  ctx.beginPath(); ctx.moveTo(pad, 8); ctx.lineTo(pad, H - pad); ctx.lineTo(W - 8, H - pad); ctx.stroke();
-  for (const v of [lo, (lo + hi) / 2, hi]) ctx.fillText(v.toFixed(1), 2, y(v) + 4);
-  ctx.fillText(`step ${maxStep}`, W - 70, H - pad + 16);
-  ctx.setLineDash([4, 4]); ctx.beginPath(); ctx.moveTo(pad, y(uniform)); ctx.lineTo(W - 8, y(uniform)); ctx.stroke(); ctx.setLineDash([]);
-  ctx.fillText("uniform guess ln V", pad + 4, y(uniform) - 4);
-  line(ctx, h.steps, h.loss, x, y, "#1b9e77");
-  line(ctx, h.evalSteps, h.evalLoss, x, y, "#d95f02", true);
-  ctx.fillStyle = "#1b9e77"; ctx.fillText("— train (each step)", pad + 80, H - 6);
-  ctx.fillStyle = "#d95f02"; ctx.fillText("● held-out (8 fixed windows)", pad + 230, H - 6);
-  const last = h.evalLoss.length ? `, held-out ${fmt(h.evalLoss.at(-1))} at step ${h.evalSteps.at(-1)}` : "";
-  canvas.setAttribute("aria-label", h.loss.length ? `Loss curve: train loss ${fmt(h.loss.at(-1))} at step ${h.steps.at(-1)}${last}` : "Loss curve: no training yet");
-}
-
-function line(ctx, xs, ys, x, y, colour, dots = false) {
-  ctx.strokeStyle = colour; ctx.fillStyle = colour; ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  xs.forEach((s, i) => { if (Number.isFinite(ys[i])) { if (i) ctx.lineTo(x(s), y(ys[i])); else ctx.moveTo(x(s), y(ys[i])); } });
-  ctx.stroke();
-  if (dots) xs.forEach((s, i) => { ctx.beginPath(); ctx.arc(x(s), y(ys[i]), 3, 0, 7); ctx.fill(); });
-}
-
+Object.assign(Widget.prototype, generatePanel);

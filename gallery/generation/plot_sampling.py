@@ -15,7 +15,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from llmbook import capture, load_model
-from llmbook.capture import Sampling, _distribution
+from llmbook.lm.capture import Sampling, _distribution
 from llmbook.figures import show, standin_note
 
 lm = load_model("distilgpt2")

@@ -15,8 +15,8 @@ import torch
 import plotly.graph_objects as go
 
 from llmbook.figures import show
-from llmbook.models import _config, _model_class
-from llmbook.specs import get_spec
+from llmbook.lm.models import _config, _model_class
+from llmbook.lm.specs import get_spec
 
 
 def component(name: str) -> str:

@@ -13,11 +13,11 @@ Chinese and emoji, and prints how one text splits.
 # ---------------------------------------------------------
 # The book's BPE is learned here on the first 300 kB of the plays (a few seconds);
 # the published tokenizers need no model weights.
-from llmbook import bpe
-from llmbook.corpus import corpus
+from llmbook.tiny import bpe
+from llmbook.tiny.corpus import corpus
 from llmbook.figures import show
-from llmbook.specs import get_spec
-from llmbook.tokenizers import display_tokens, offline_tokenizer
+from llmbook.lm.specs import get_spec
+from llmbook.lm.tokenizers import display_tokens, offline_tokenizer
 
 import plotly.graph_objects as go
 

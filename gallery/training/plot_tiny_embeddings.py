@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from sklearn.decomposition import PCA
 
-from llmbook import bpe
-from llmbook.corpus import corpus
+from llmbook.tiny import bpe
+from llmbook.tiny.corpus import corpus
 from llmbook.figures import show
 from llmbook.tiny import TinyConfig, TinyTransformer, TrainConfig, train
 from llmbook.tiny.figures import labels_for

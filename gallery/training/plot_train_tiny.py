@@ -14,8 +14,8 @@ fall below what token frequencies alone can explain.
 import numpy as np
 import plotly.graph_objects as go
 
-from llmbook import bpe
-from llmbook.corpus import corpus
+from llmbook.tiny import bpe
+from llmbook.tiny.corpus import corpus
 from llmbook.figures import show
 from llmbook.tiny import TinyConfig, TinyTransformer, TrainConfig, train, unigram_loss
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import bpe
-from ..cache import cache_root
-from ..corpus import corpus
-from ..provenance import PACKAGE_DIR, source_digest
+from ..lm.cache import cache_root
+from ..lm.provenance import source_digest
+from . import bpe
+from .corpus import corpus
 from .model import TinyConfig, TinyTransformer
 from .train import TrainConfig, train, unigram_loss
 
@@ -36,14 +36,14 @@ BOOK_MODEL = TinyConfig(vocab_size=256 + N_MERGES, context_len=64, d_model=64, n
 BOOK_TRAINING = TrainConfig(steps=2000, batch_size=32, lr=3e-3, eval_every=100, eval_batches=8,
                             snapshot_steps=(0, 25, 100, 400))
 TOP_PAIRS = 10
-SOURCES = ("bpe.py", "corpus.py", "tiny/model.py", "tiny/train.py", "tiny/artifacts.py")
+SOURCES = ("bpe.py", "corpus.py", "model.py", "train.py", "artifacts.py")   # in this folder
 
 
 def artifacts_key(model: TinyConfig = BOOK_MODEL, training: TrainConfig = BOOK_TRAINING) -> str:
     text = corpus()
     blob = json.dumps({"model": asdict(model), "training": asdict(training), "merges": N_MERGES,
                        "corpus": hashlib.sha256((text["train"] + "\0" + text["val"]).encode()).hexdigest(),
-                       "code": source_digest(PACKAGE_DIR / s for s in SOURCES)}, sort_keys=True)
+                       "code": source_digest(Path(__file__).parent / s for s in SOURCES)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import figures as _book_figures  # noqa: F401  (selects the offline renderer)
-from ..bpe import vocab_bytes
+from ..figures import animate  # (importing llmbook.figures selects the offline renderer)
+from .bpe import vocab_bytes
 
 DIVERGING = "RdBu_r"
 CONTROL_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS TAB LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK "
@@ -63,17 +63,8 @@ def merge_animation(log: list[dict], merges, every: int = 1) -> go.Figure:
 
     fig = go.Figure(bars(0), frames=[go.Frame(data=[bars(s)], name=str(s), layout={"title.text": title(s)})
                                       for s in steps])
-    slider = {"active": 0, "currentvalue": {"prefix": "merge "}, "pad": {"t": 40},
-              "steps": [{"label": str(s), "method": "animate",
-                         "args": [[str(s)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                              "transition": {"duration": 0}}]} for s in steps]}
-    play = {"type": "buttons", "direction": "left", "x": 0, "y": -0.08, "xanchor": "left", "showactive": False,
-            "buttons": [{"label": "▶ Play", "method": "animate",
-                         "args": [None, {"frame": {"duration": 120, "redraw": True}, "fromcurrent": True}]},
-                        {"label": "❚❚ Pause", "method": "animate",
-                         "args": [[None], {"mode": "immediate", "frame": {"duration": 0}}]}]}
-    _layout(fig, title(0), height=520, sliders=[slider], updatemenus=[play],
-            xaxis_title="occurrences in the training text (overlapping pairs counted)")
+    _layout(fig, title(0), height=560, xaxis_title="occurrences in the training text (overlapping pairs counted)")
+    animate(fig, [str(s) for s in steps], duration=120, prefix="merge ")
     return fig
 
 

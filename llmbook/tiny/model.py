@@ -189,7 +189,7 @@ class TinyTransformer(nn.Module):
             for name, shape in expected.items():
                 params[name].copy_(torch.from_numpy(_parse_tensor(name, tensors[name], shape)))
         if obj.get("merges") is not None:
-            from ..bpe import validate_merges
+            from .bpe import validate_merges
 
             model.merges = validate_merges(obj["merges"], where="weights file merges")
         return model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmbook import bpe
+from llmbook.tiny import bpe
 from tests.browser.harness import open_page
 
 CASES = ["To be, or not to be", "", "今天天气很好", "I love 🍕 and 🎉", "<script>alert('x')</script>",
@@ -40,8 +40,8 @@ def _type(page, text: str) -> dict:
 
 
 def test_gpt2_and_llama_rows_match_python(box):
-    from llmbook.specs import get_spec
-    from llmbook.tokenizers import offline_tokenizer
+    from llmbook.lm.specs import get_spec
+    from llmbook.lm.tokenizers import offline_tokenizer
 
     page, log = box
     for text in ("To be, or not to be", "今天 🍕 <b>x</b>", ""):

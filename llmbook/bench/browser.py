@@ -1,0 +1,93 @@
+"""Serve a folder on loopback and drive Debian's Chromium with the WebGPU flags.
+
+Used by ``llmbook bench`` (the in-page engines' rows) and by the browser tests.
+Every network request the page makes is recorded, so a test can assert that
+nothing leaves loopback; console errors and uncaught page errors are collected.
+Not handled: browsers other than Debian's /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# CONTRACTS §6 (--headless is Playwright's own launch option)
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output readable
+        pass
+
+
+@contextmanager
+def serve(folder: Path):
+    """An HTTP server for ``folder`` on 127.0.0.1 and a free port; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class PageLog:
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def external_requests(self) -> list[str]:
+        return [u for u in self.requests
+                if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                and urlparse(u).hostname not in LOOPBACK]
+
+
+@contextmanager
+def browser():
+    """A headless Debian Chromium with a fresh profile (Playwright, no downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="llmbook-chromium-") as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_page(context, url: str, log: PageLog | None = None, init_script: str | None = None):
+    """Open url in a new tab, recording console errors, page errors and requests.
+
+    ``init_script`` runs in this tab before the page's own scripts (e.g. to remove WebGPU).
+    """
+    log = log if log is not None else PageLog()
+    page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
+    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+    page.on("request", lambda r: log.requests.append(r.url))
+    page.on("requestfailed", lambda r: log.failed.append(f"{r.url} {r.failure}"))
+    page.goto(url, wait_until="load")
+    return page, log

@@ -1,0 +1,64 @@
+"""The book's figure vocabulary: one frame, one heatmap, one animation control.
+
+Every chapter and gallery script draws with these, so figures look alike and their
+animation controls sit below the plot, clear of titles and tick labels (the margin
+grows with ``room``). Not handled: subplot-specific margins (callers add ``room``).
+"""
+
+from __future__ import annotations
+
+AXIS_TITLE_ROOM = 30      # pixels an x-axis title takes below its tick labels
+
+
+def book_layout(fig, title: str, height: int):
+    """The book's figure frame: title, height, tight margins, transparent for light/dark themes."""
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, height=height,
+                      margin=dict(l=10, r=10, t=70, b=10), paper_bgcolor="rgba(0,0,0,0)",
+                      plot_bgcolor="rgba(0,0,0,0)", font={"size": 12})
+    return fig
+
+
+def heatmap(z, x=None, y=None, name: str = "", zmax: float | None = None, colorscale="RdBu",
+            zmid: float | None = 0, zmin: float | None = None, showscale: bool = True, decimals: int = 4):
+    """A book heatmap trace: rounded values, ±inf shown as gaps, symmetric range when ``zmax`` alone is given."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    z = np.asarray(z, dtype=np.float64)
+    z = np.where(np.isfinite(z), np.round(z, decimals), np.nan)
+    if zmax is not None and zmin is None and zmid == 0:
+        zmin = -zmax
+    return go.Heatmap(z=z, x=x, y=y, colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
+                      showscale=showscale, colorbar={"len": 0.8, "thickness": 12}, hoverongaps=False,
+                      hovertemplate="%{y} · %{x}: %{z:.4g}<extra>" + name + "</extra>")
+
+
+def animate(fig, frame_names: list[str], labels: list[str] | None = None, duration: int = 600,
+            prefix: str = "", room: int = 0, active: int = 0) -> None:
+    """Play/Pause buttons and a slider over ``fig.frames``, below the plot (nothing plays until pressed).
+
+    The controls sit under the x-axis tick labels and, when any x axis has a title, under
+    that title too, so they never cover either. room: extra pixels for long or rotated
+    tick labels (the caller knows their length).
+    """
+    room += AXIS_TITLE_ROOM if any(ax.title.text for ax in fig.select_xaxes()) else 0
+    jump = lambda name: [[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",  # noqa: E731
+                                  "transition": {"duration": 0}}]
+    play = {"frame": {"duration": duration, "redraw": True}, "fromcurrent": True,
+            "transition": {"duration": min(300, duration // 2)}}
+    stop = {"frame": {"duration": 0}, "mode": "immediate", "transition": {"duration": 0}}
+    fig.update_layout(
+        margin={"b": 110 + room},
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": 0, "xanchor": "left",
+                      "yanchor": "top", "pad": {"t": 45 + room, "r": 10}, "showactive": False,
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], stop]}]}],
+        sliders=[{"active": active, "x": 0.26, "len": 0.74, "y": 0, "yanchor": "top", "pad": {"t": 40 + room},
+                  "currentvalue": {"prefix": prefix, "xanchor": "right", "font": {"size": 12}},
+                  "steps": [{"label": lab, "method": "animate", "args": jump(n)}
+                            for n, lab in zip(frame_names, labels or frame_names)]}])
+
+
+def token_labels(tokens: list[str]) -> list[str]:
+    """Token strings made visible on an axis: spaces as ␣, newlines as ↵, position prefix."""
+    return [f"{i}:{t.replace(' ', '␣').replace(chr(10), '↵')}" for i, t in enumerate(tokens)]

@@ -1,0 +1,69 @@
+import pytest
+
+from llmbook.lm.specs import DISTILGPT2, TINYLLAMA, get_spec
+from llmbook.lm.tokenizers import (TokenizerUnavailable, display_tokens, encode_prompt,
+                                format_chat, llama_tokenizer, offline_tokenizer)
+
+
+def test_gpt2_ids_match_the_published_tokenizer():
+    tok = offline_tokenizer(DISTILGPT2)
+    assert len(tok) == 50257
+    assert encode_prompt(DISTILGPT2, tok, "January, February, March,") == [21339, 11, 3945, 11, 2805, 11]
+    assert encode_prompt(DISTILGPT2, tok, " April") == [3035]
+
+
+def test_llama_ids_match_the_published_tokenizer():
+    tok = offline_tokenizer(TINYLLAMA)
+    assert len(tok) == 32000
+    assert encode_prompt(TINYLLAMA, tok, "Name three primary colors.") == [1, 4408, 2211, 7601, 11955, 29889]
+
+
+def test_tinyllama_chat_template_frames_the_prompt():
+    tok = offline_tokenizer(TINYLLAMA)
+    text = format_chat(TINYLLAMA, tok, "Name three primary colors.")
+    assert text == "<|user|>\nName three primary colors.</s>\n<|assistant|>\n"
+    ids = encode_prompt(TINYLLAMA, tok, "Name three primary colors.", chat=True)
+    assert ids[0] == 1 and ids.count(2) == 1          # BOS once, the user turn's </s> once
+    # after the newline "Name" starts a line, so it has no leading "▁" (1170, not 4408)
+    assert tok.convert_ids_to_tokens(ids[7:12]) == ["Name", "▁three", "▁primary", "▁colors", "."]
+
+
+def test_display_tokens_show_spaces_and_newlines():
+    tok = offline_tokenizer(TINYLLAMA)
+    ids = encode_prompt(TINYLLAMA, tok, "Hi\nthere you")
+    assert display_tokens(tok, ids) == ["<s>", " Hi", "\n", "there", " you"]
+    gpt2 = offline_tokenizer(DISTILGPT2)
+    assert display_tokens(gpt2, [3945]) == [" February"]
+
+
+@pytest.mark.parametrize("text", ["今天天气很好", "I love 🍕!", "é\u0301"])
+def test_unicode_round_trips(text):
+    for spec in (DISTILGPT2, TINYLLAMA):
+        tok = offline_tokenizer(spec)
+        ids = encode_prompt(spec, tok, text)
+        assert tok.decode(ids, skip_special_tokens=True).strip() == text
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_empty_prompt_is_refused(prompt):
+    with pytest.raises(ValueError, match="empty"):
+        encode_prompt(DISTILGPT2, offline_tokenizer(DISTILGPT2), prompt)
+
+
+def test_prompt_longer_than_context_is_refused():
+    with pytest.raises(ValueError, match="reads at most 1024"):
+        encode_prompt(DISTILGPT2, offline_tokenizer(DISTILGPT2), "word " * 1100)
+
+
+def test_missing_llama_tokenizer_says_how_to_get_it(monkeypatch, offline_hub, tmp_path):
+    monkeypatch.setenv("LLMBOOK_LLAMA_TOKENIZER", str(tmp_path / "nope.model"))
+    with pytest.raises(TokenizerUnavailable, match="does not name a file"):
+        llama_tokenizer(TINYLLAMA.hub_id)
+    monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER")
+    with pytest.raises(TokenizerUnavailable, match="LLMBOOK_LLAMA_TOKENIZER"):
+        llama_tokenizer(TINYLLAMA.hub_id)
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="distilgpt2, tinyllama"):
+        get_spec("gpt5")

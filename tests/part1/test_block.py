@@ -1,0 +1,21 @@
+import re
+
+import numpy as np
+
+from llmbook import capture
+from llmbook.part1.block import block_slideshow
+from tests.conftest import PROMPTS
+
+
+def test_block_slideshow_six_substeps_each_checked(small_lm):
+    tr = capture(small_lm, PROMPTS[small_lm.name])
+    show, checks = block_slideshow(small_lm, tr, layer=1, head=2)
+    assert len(show.slides) == 6 and all(s.check for s in show.slides)
+    assert all(c.ok(1e-5) for c in checks.values())
+    for s in show.slides:
+        worst = float(re.search(r"agrees to ([0-9.e+-]+)", s.check).group(1))
+        assert worst < 1e-4, s.label
+    morph = show.slides[1].figures[0]
+    assert [f.name.split(" ")[0] for f in morph.frames][:2] == ["Q·Kᵀ", "÷"]
+    probs = np.array(morph.frames[-1].data[0].z, dtype=float)
+    np.testing.assert_allclose(np.nan_to_num(probs), tr.attn[1, 2], atol=1e-4)   # last frame = the attention

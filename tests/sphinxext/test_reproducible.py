@@ -1,0 +1,58 @@
+"""Two builds from the same commit give identical trace data and identical figure data.
+
+Two real Sphinx builds of two Part I chapters, each with its own empty trace cache
+and forced notebook execution, so nothing is shared between them but the source.
+Measured timings (prompt-pass seconds, ms per step) live in trace provenance and
+captions, and are deliberately not compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmbook.lm.trace import META_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = ("part1/walkthrough-distilgpt2", "part1/block-distilgpt2")
+pytestmark = pytest.mark.slow
+
+
+def _build(tmp: Path, run: int) -> tuple[Path, Path]:
+    cache, out = tmp / f"cache{run}", tmp / f"html{run}"
+    env = {**os.environ, "LLMBOOK_CACHE": str(cache), "LLMBOOK_ONLY": ",".join(CHAPTERS),
+           "LLMBOOK_WEIGHTS": "standin"}
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "-D", "nb_execution_mode=force",
+                           str(ROOT / "book"), str(out)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return cache, out
+
+
+def _figures(html: Path) -> list[str]:
+    """Every figure's full Plotly.newPlot arguments: div id, data, layout (frames too), config."""
+    return re.findall(r"Plotly\.newPlot\((.*?)\)\s*\};?\s*</script>", html.read_text(), re.S)
+
+
+def _trace_digests(cache: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted((cache / "traces").rglob("*.npz")):
+        with np.load(path, allow_pickle=False) as z:
+            out[path.name] = json.loads(z[META_KEY].tobytes().decode())["arrays_sha256"]
+    return out
+
+
+def test_two_builds_are_identical(tmp_path):
+    (c1, h1), (c2, h2) = _build(tmp_path, 1), _build(tmp_path, 2)
+    d1, d2 = _trace_digests(c1), _trace_digests(c2)
+    assert d1 and d1 == d2
+    for chapter in CHAPTERS:
+        f1, f2 = _figures(h1 / f"{chapter}.html"), _figures(h2 / f"{chapter}.html")
+        assert len(f1) >= 6, chapter
+        assert f1 == f2, chapter
