@@ -8,6 +8,24 @@ grows with ``room``). Not handled: subplot-specific margins (callers add ``room`
 from __future__ import annotations
 
 AXIS_TITLE_ROOM = 30      # pixels an x-axis title takes below its tick labels
+CHAR_PX = 7               # width of one character of a 12 px tick label, about
+
+
+def _room_below(fig) -> int:
+    """Pixels the x axis needs under the plot: its title, and long category labels.
+
+    Category labels over four characters are turned to -45° here (plotly would pick an
+    angle by width), so the room they take is the same on a phone and on a desktop.
+    Frames count too: an animation's categories may change from frame to frame.
+    """
+    room = AXIS_TITLE_ROOM if any(ax.title.text for ax in fig.select_xaxes()) else 0
+    traces = [*fig.data, *(t for frame in fig.frames for t in frame.data)]
+    longest = max((len(v) for t in traces if getattr(t, "x", None) is not None
+                   for v in t.x if isinstance(v, str)), default=0)
+    if longest > 4:
+        fig.update_xaxes(tickangle=-45)
+        room += int(longest * CHAR_PX * 0.71)
+    return room
 
 
 def book_layout(fig, title: str, height: int):
@@ -37,25 +55,40 @@ def animate(fig, frame_names: list[str], labels: list[str] | None = None, durati
             prefix: str = "", room: int = 0, active: int = 0) -> None:
     """Play/Pause buttons and a slider over ``fig.frames``, below the plot (nothing plays until pressed).
 
-    The controls sit under the x-axis tick labels and, when any x axis has a title, under
-    that title too, so they never cover either. room: extra pixels for long or rotated
-    tick labels (the caller knows their length).
+    The controls sit under the x axis's tick labels and title (:func:`_room_below`), so they
+    cover neither. room: extra pixels a caller knows its labels need (numeric ticks turned by
+    hand, annotations below the plot). Not handled: legends placed below the plot.
     """
-    room += AXIS_TITLE_ROOM if any(ax.title.text for ax in fig.select_xaxes()) else 0
+    room += _room_below(fig)
     jump = lambda name: [[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",  # noqa: E731
                                   "transition": {"duration": 0}}]
     play = {"frame": {"duration": duration, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": min(300, duration // 2)}}
     stop = {"frame": {"duration": 0}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        margin={"b": 110 + room},
+        margin={"b": 150 + room},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": 0, "xanchor": "left",
                       "yanchor": "top", "pad": {"t": 45 + room, "r": 10}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate", "args": [[None], stop]}]}],
-        sliders=[{"active": active, "x": 0.26, "len": 0.74, "y": 0, "yanchor": "top", "pad": {"t": 40 + room},
+        # the slider on its own row under the buttons: side by side they collide on a phone
+        sliders=[{"active": active, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 80 + room},
                   "currentvalue": {"prefix": prefix, "xanchor": "right", "font": {"size": 12}},
                   "steps": [{"label": lab, "method": "animate", "args": jump(n)}
+                            for n, lab in zip(frame_names, labels or frame_names)]}])
+
+
+def scrub(fig, frame_names: list[str], labels: list[str] | None = None, prefix: str = "",
+          room: int = 0, active: int = 0) -> None:
+    """A slider alone over ``fig.frames`` (no Play button), placed as :func:`animate` places it."""
+    room += _room_below(fig)
+    fig.update_layout(
+        margin={"b": 80 + room},
+        sliders=[{"active": active, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 40 + room},
+                  "currentvalue": {"prefix": prefix, "xanchor": "left", "font": {"size": 12}},
+                  "steps": [{"label": lab, "method": "animate",
+                             "args": [[n], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                            "transition": {"duration": 0}}]}
                             for n, lab in zip(frame_names, labels or frame_names)]}])
 
 

@@ -156,9 +156,7 @@ def _scores_to_probs(tr, layer, head, checks) -> Slide:
     fig.frames = [go.Frame(data=[heat(z)], name=n, layout={"title": {"text": f"Stage: {n}"}}) for n, z in stages]
     book_layout(fig, f"Stage: {stages[0][0]}", 380 + 12 * T)
     fig.update_layout(xaxis_title="key (attended to)", yaxis_title="query (attending)", yaxis_autorange="reversed")
-    fig.update_xaxes(tickangle=-60)
-    animate(fig, [n for n, _ in stages], ["Q·Kᵀ", "scale", "mask", "−max", "exp", "÷sum"], duration=1100,
-            room=90)
+    animate(fig, [n for n, _ in stages], ["Q·Kᵀ", "scale", "mask", "−max", "exp", "÷sum"], duration=1100)
     top = int(np.argmax(probs[-1]))
     caption = (f"Press Play to morph the scores into probabilities: every frame is a real intermediate. "
                f"The dot products are divided by √{dh}, the future is masked to −∞ (blank), and a softmax along "

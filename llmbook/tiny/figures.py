@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..figures import animate  # (importing llmbook.figures selects the offline renderer)
+from ..figures import animate, scrub  # (importing llmbook.figures selects the offline renderer)
 from .bpe import vocab_bytes
 
 DIVERGING = "RdBu_r"
@@ -68,8 +68,11 @@ def merge_animation(log: list[dict], merges, every: int = 1) -> go.Figure:
     return fig
 
 
-def vocab_grid(merges, cols: int = 32) -> go.Figure:
-    """All 256 + len(merges) tokens as a grid; colour = when the token was learned."""
+def vocab_grid(merges, cols: int = 20) -> go.Figure:
+    """All 256 + len(merges) tokens as a grid; colour = when the token was learned.
+
+    20 columns keep 11 px labels of up to six characters inside their cells at 1280 px.
+    """
     labels = labels_for(merges)
     n = len(labels)
     rows = -(-n // cols)
@@ -79,12 +82,12 @@ def vocab_grid(merges, cols: int = 32) -> go.Figure:
     ids = np.arange(rows * cols).reshape(rows, cols)
     hover = np.vectorize(lambda i: f"id {i}: {labels[i]!r}" if i < n else "")(ids)
     fig = go.Figure(go.Heatmap(
-        z=order.reshape(rows, cols), text=text, texttemplate="%{text}", textfont={"size": 9},
+        z=order.reshape(rows, cols), text=text, texttemplate="%{text}", textfont={"size": 11},
         customdata=hover, hovertemplate="%{customdata}<extra></extra>",
         colorscale="Viridis", colorbar={"title": "merge #<br>(−1: byte)"}, xgap=1, ygap=1))
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
-    return _layout(fig, f"The vocabulary: {n} tokens, {cols} per row (hover for each token)", height=900)
+    return _layout(fig, f"The vocabulary: {n} tokens, {cols} per row (hover for each token)", height=110 + 25 * rows)
 
 
 # --- embeddings -------------------------------------------------------------------
@@ -147,11 +150,9 @@ def embedding_sum_animation(inter: dict, tokens) -> go.Figure:
         fig.add_trace(t, row=1, col=j + 1)
     fig.frames = [go.Frame(data=traces(k), traces=[0, 1, 2], name=str(k)) for k in range(1, T + 1)]
     fig.update_yaxes(autorange="reversed")
-    slider = {"currentvalue": {"prefix": "positions summed: "}, "active": T - 1, "pad": {"t": 30},
-              "steps": [{"label": str(k), "method": "animate",
-                         "args": [[str(k)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]}
-                        for k in range(1, T + 1)]}
-    return _layout(fig, "Embedded input: the cell-by-cell sum", height=160 + 26 * T, sliders=[slider])
+    _layout(fig, "Embedded input: the cell-by-cell sum", height=230 + 26 * T)
+    scrub(fig, [str(k) for k in range(1, T + 1)], prefix="positions summed: ", active=T - 1)
+    return fig
 
 
 # --- attention and FFN ----------------------------------------------------------------
@@ -270,13 +271,11 @@ def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEI
     for k, t in enumerate(traces(steps[-1])):
         fig.add_trace(t, row=k // 3 + 1, col=k % 3 + 1)
     fig.frames = [go.Frame(data=traces(s), traces=list(range(len(names))), name=str(s)) for s in steps]
-    slider = {"active": len(steps) - 1, "currentvalue": {"prefix": "after step "}, "pad": {"t": 30},
-              "steps": [{"label": str(s), "method": "animate",
-                         "args": [[str(s)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]}
-                        for s in steps]}
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
-    return _layout(fig, "Weights while training (tok_emb: first 128 rows)", height=620, sliders=[slider])
+    _layout(fig, "Weights while training (tok_emb: first 128 rows)", height=690)
+    scrub(fig, [str(s) for s in steps], prefix="after step ", active=len(steps) - 1)
+    return fig
 
 
 # --- inference ---------------------------------------------------------------------------
@@ -293,13 +292,10 @@ def temperature_figure(logits: np.ndarray, labels, temps=(0.2, 0.5, 0.8, 1.0, 1.
                       hovertemplate="%{x}: %{y:.3f}<extra></extra>")
 
     fig = go.Figure(bars(1.0), frames=[go.Frame(data=[bars(t)], name=str(t)) for t in temps])
-    slider = {"active": list(temps).index(1.0), "currentvalue": {"prefix": "temperature "}, "pad": {"t": 50},
-              "steps": [{"label": str(t), "method": "animate",
-                         "args": [[str(t)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}]}
-                        for t in temps]}
     fig.update_yaxes(range=[0, 1])
-    return _layout(fig, f"Next-token probabilities of the top {k}, by temperature", height=440,
-                   sliders=[slider], yaxis_title="probability")
+    _layout(fig, f"Next-token probabilities of the top {k}, by temperature", height=500, yaxis_title="probability")
+    scrub(fig, [str(t) for t in temps], prefix="temperature ", active=list(temps).index(1.0))
+    return fig
 
 
 def cache_attention_figure(steps: list[dict], labels_of_positions, layer: int = 0) -> go.Figure:

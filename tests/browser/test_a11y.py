@@ -16,6 +16,8 @@ from tests.browser.test_site import _pages
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("LLMBOOK_AXE", ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"))
 BAD = ("serious", "critical")
+# the theme fades colours on a switch; with transitions off the final colours apply at once
+NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +41,12 @@ def test_no_serious_accessibility_violations_light_or_dark(site, base_url, chrom
     for rel in _pages(site):
         page, _ = open_page(chromium, f"{base_url}/{rel}")
         page.add_script_tag(content=axe_source)
+        page.add_style_tag(content=NO_TRANSITIONS)
         for theme in ("light", "dark"):
-            page.evaluate("(t) => { document.documentElement.dataset.theme = t; "
-                          "document.documentElement.dataset.mode = t; }", theme)
-            page.wait_for_timeout(600)      # the theme fades colours on a switch: measure after it
+            page.evaluate("""(t) => new Promise((done) => {
+                document.documentElement.dataset.theme = t; document.documentElement.dataset.mode = t;
+                requestAnimationFrame(() => requestAnimationFrame(done));   // styles recomputed and painted
+            })""", theme)
             bad = _violations(page)
             if bad:
                 problems[f"{rel} ({theme})"] = bad
