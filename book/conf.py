@@ -4,11 +4,13 @@ Chapters are MyST-NB Markdown executed through jupyter-cache; the gallery is
 sphinx-gallery over ``../gallery``; plotly figures use llmbook's offline renderer.
 """
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the chapters' kernels import llmbook from this checkout
+sys.path.insert(0, str(ROOT))  # this process and the chapters' kernels import llmbook from this checkout
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 import llmbook  # noqa: E402
 import llmbook.figures  # noqa: E402,F401  (selects the plotly renderer for gallery scripts)

@@ -20,14 +20,28 @@ def test_there_are_at_least_ten_examples_in_topics():
         assert (folder / "README.txt").is_file(), f"{folder} needs a README.txt (its gallery heading)"
 
 
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Every script in its own fresh process and folder, two at a time: {script: (result, folder)}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(script):
+        folder = tmp_path_factory.mktemp(script.stem)
+        env = {**os.environ, "LLMBOOK_FIGURES_DIR": str(folder), "LLMBOOK_WEIGHTS": "standin",
+               "OMP_NUM_THREADS": "1"}                    # two processes share two cores
+        return script, (subprocess.run([sys.executable, str(script)], cwd=folder, env=env,
+                                       capture_output=True, text=True, timeout=300), folder)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(run, SCRIPTS))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_script_runs_standalone_and_draws(script, tmp_path):
-    env = {**os.environ, "LLMBOOK_FIGURES_DIR": str(tmp_path), "LLMBOOK_WEIGHTS": "standin"}
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+def test_script_runs_standalone_and_draws(script, runs):
+    done, folder = runs[script]
     assert done.returncode == 0, done.stderr[-3000:]
-    figures = list(tmp_path.glob("*.html"))
+    figures = list(folder.glob("*.html"))
     assert figures, f"{script.name} wrote no figure:\n{done.stdout[-2000:]}"
     for f in figures:
         text = f.read_text()

@@ -1,10 +1,7 @@
-"""Fixtures for browser tests: the built site, a server on loopback, Chromium."""
+"""Fixtures for browser tests: a server on loopback for the built site (``site``, in tests/conftest.py), Chromium."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,23 +18,6 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def site() -> Path:
-    """The built book: ``LLMBOOK_SITE`` if set, else an incremental build of ``book/``.
-
-    The incremental build re-executes nothing when nothing changed, so running it
-    here costs seconds after the README's build command.
-    """
-    if os.environ.get("LLMBOOK_SITE"):
-        return Path(os.environ["LLMBOOK_SITE"])
-    out = ROOT / "book" / "_build" / "html"
-    cmd = [sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-q", "-b", "html",
-           str(ROOT / "book"), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return out
-
-
-@pytest.fixture(scope="session")
 def base_url(site):
     with serve(site) as url:
         yield url
@@ -49,3 +29,12 @@ def chromium():
         pytest.fail(f"Debian chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver")
     with browser() as ctx:
         yield ctx
+
+
+@pytest.fixture(scope="session")
+def visits(site, base_url, chromium):
+    """Every page visited once: console, requests, figures, axe light and dark (tests/browser/visits.py)."""
+    from tests.browser.test_a11y import axe_source
+    from tests.browser.visits import visit_every_page
+
+    return visit_every_page(site, base_url, chromium, axe_source())

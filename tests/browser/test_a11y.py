@@ -1,5 +1,5 @@
 """axe-core on every page of the built book, light and dark: no serious or critical
-violations. axe-core comes from the npm registry (``make test`` installs it under
+violations (measured during the one visit of each page, :mod:`tests.browser.visits`). axe-core comes from the npm registry (``make test`` installs it under
 ``.venv/axe``; ``LLMBOOK_AXE`` may point at another ``axe.min.js``) and is loaded
 into the page under test from that local file, never from a CDN."""
 
@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import open_page
-from tests.browser.test_site import _pages
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("LLMBOOK_AXE", ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"))
@@ -20,14 +18,13 @@ BAD = ("serious", "critical")
 NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 
 
-@pytest.fixture(scope="module")
 def axe_source() -> str:
     if not AXE.is_file():
         pytest.fail(f"axe-core not found at {AXE}: run `make axe` (npm install axe-core) or set LLMBOOK_AXE")
     return AXE.read_text()
 
 
-def _violations(page) -> list[str]:
+def violations(page) -> list[str]:
     found = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -36,19 +33,7 @@ def _violations(page) -> list[str]:
     return [f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in found if v["impact"] in BAD]
 
 
-def test_no_serious_accessibility_violations_light_or_dark(site, base_url, chromium, axe_source):
-    problems = {}
-    for rel in _pages(site):
-        page, _ = open_page(chromium, f"{base_url}/{rel}")
-        page.add_script_tag(content=axe_source)
-        page.add_style_tag(content=NO_TRANSITIONS)
-        for theme in ("light", "dark"):
-            page.evaluate("""(t) => new Promise((done) => {
-                document.documentElement.dataset.theme = t; document.documentElement.dataset.mode = t;
-                requestAnimationFrame(() => requestAnimationFrame(done));   // styles recomputed and painted
-            })""", theme)
-            bad = _violations(page)
-            if bad:
-                problems[f"{rel} ({theme})"] = bad
-        page.close()
+def test_no_serious_accessibility_violations_light_or_dark(visits):
+    problems = {f"{rel} ({theme})": bad for rel, v in visits.items() for theme, bad in v["a11y"].items() if bad}
+    assert len(visits) >= 35 and all(set(v["a11y"]) == {"light", "dark"} for v in visits.values())
     assert not problems, problems

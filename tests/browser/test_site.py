@@ -38,12 +38,10 @@ def test_site_has_pages(site):
     assert any(p.startswith("auto_examples/") for p in pages)
 
 
-def test_every_page_loads_clean_and_offline(site, base_url, chromium):
+def test_every_page_loads_clean_and_offline(visits):
     problems = {}
-    for rel in _pages(site):
-        page, log = open_page(chromium, f"{base_url}/{rel}")
-        state = _plotly_state(page)
-        page.close()
+    for rel, v in visits.items():
+        log, state = v["log"], v["state"]
         issues = log.console_errors + log.page_errors + log.failed
         issues += [f"external request: {u}" for u in log.external_requests]
         if state["drawn"] != state["figures"]:

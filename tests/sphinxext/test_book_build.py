@@ -26,9 +26,15 @@ kernelspec:
 ---
 # {title}
 
+## The cell
+
 ```{{code-cell}} python
 {code}
 ```
+
+## After it
+
+Two sections give the page a table of contents, so the theme would show its Contents column.
 """
 
 
@@ -71,23 +77,38 @@ def test_an_unchanged_chapter_is_not_executed_again(tmp_path, monkeypatch):
     assert "22" in (tmp_path / "out" / "chapter.html").read_text()
 
 
-def test_real_weights_required_but_missing_fails_fast_with_a_how_to(tmp_path, monkeypatch, offline_hub):
-    """LLMBOOK_WEIGHTS=real with no weights anywhere: the real chapter fails in seconds, saying why."""
+def _book_build(tmp_path, **env) -> tuple[subprocess.CompletedProcess, float]:
+    """The real book/, as the README's command builds it, in a private cache; (result, seconds)."""
+    import os
     import time
 
-    monkeypatch.setenv("LLMBOOK_WEIGHTS", "real")
-    monkeypatch.setenv("LLMBOOK_ONLY", "part1/walkthrough-distilgpt2")
     t0 = time.perf_counter()
-    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "traces"))         # no cached trace to fall back on
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html",
-                           "-D", f"nb_execution_cache_path={tmp_path / 'cache'}",     # as a real build runs
-                           str(ROOT / "book"), str(tmp_path / "out")], capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-b", "html",
+                           str(ROOT / "book"), str(tmp_path / "out")], capture_output=True, text=True,
+                          env={**os.environ, "LLMBOOK_CACHE": str(tmp_path / "cache"), **env})
+    return done, time.perf_counter() - t0
+
+
+def test_real_weights_required_but_missing_fails_fast_with_a_how_to(tmp_path, offline_hub):
+    """LLMBOOK_WEIGHTS=real with no weights anywhere: the build stops in seconds, before any chapter."""
+    done, seconds = _book_build(tmp_path, LLMBOOK_WEIGHTS="real", LLMBOOK_ONLY="part1/walkthrough-distilgpt2")
     log = done.stdout + done.stderr
     assert done.returncode != 0
-    assert "walkthrough-distilgpt2" in log and "distilgpt2" in log
-    assert "LLMBOOK_WEIGHTS" in log or "huggingface" in log.lower()       # says how to get them
-    assert seconds < 120, f"took {seconds:.0f} s to fail"
+    assert "distilgpt2 weights" in log and "huggingface-cli download distilbert/distilgpt2" in log
+    assert "tinyllama" not in log                       # that page needs distilgpt2 only
+    assert "Executing notebook" not in log
+    assert seconds < 30, f"took {seconds:.0f} s to fail"
+
+
+def test_a_hosted_build_with_nothing_lists_every_missing_piece_at_once(tmp_path, offline_hub):
+    """Read the Docs' policy (real weights), an empty cache and a tokenizer variable gone wrong."""
+    done, seconds = _book_build(tmp_path, READTHEDOCS="True", LLMBOOK_LLAMA_TOKENIZER=str(tmp_path / "gone.model"))
+    log = done.stdout + done.stderr
+    assert done.returncode != 0 and "cannot be built here" in log
+    for piece in ("distilgpt2 weights", "tinyllama weights", "tinyllama tokenizer"):
+        assert piece in log, piece
+    assert not (tmp_path / "cache" / "tiny").exists(), "it trained the tiny model before stopping"
+    assert seconds < 30, f"took {seconds:.0f} s to fail"
 
 
 def test_wide_pages_fold_the_contents_column_and_a_book_without_part2_trains_nothing(tmp_path, monkeypatch):

@@ -25,14 +25,21 @@ CHAPTERS = ("part1/walkthrough-distilgpt2", "part1/block-distilgpt2")
 pytestmark = pytest.mark.slow
 
 
-def _build(tmp: Path, run: int) -> tuple[Path, Path]:
-    cache, out = tmp / f"cache{run}", tmp / f"html{run}"
-    env = {**os.environ, "LLMBOOK_CACHE": str(cache), "LLMBOOK_ONLY": ",".join(CHAPTERS),
-           "LLMBOOK_WEIGHTS": "standin"}
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "-D", "nb_execution_mode=force",
-                           str(ROOT / "book"), str(out)], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return cache, out
+def _builds(tmp: Path, runs=(1, 2)) -> list[tuple[Path, Path]]:
+    """Independent builds, run side by side (they share nothing but the source)."""
+    started = []
+    for run in runs:
+        cache, out = tmp / f"cache{run}", tmp / f"html{run}"
+        env = {**os.environ, "LLMBOOK_CACHE": str(cache), "LLMBOOK_ONLY": ",".join(CHAPTERS),
+               "LLMBOOK_WEIGHTS": "standin"}
+        cmd = [sys.executable, "-m", "sphinx", "-q", "-b", "html", "-D", "nb_execution_mode=force",
+               str(ROOT / "book"), str(out)]
+        started.append((subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+                        cache, out))
+    for proc, _, _ in started:
+        _, err = proc.communicate()
+        assert proc.returncode == 0, err[-3000:]
+    return [(cache, out) for _, cache, out in started]
 
 
 def _figures(html: Path) -> list[str]:
@@ -49,7 +56,7 @@ def _trace_digests(cache: Path) -> dict[str, str]:
 
 
 def test_two_builds_are_identical(tmp_path):
-    (c1, h1), (c2, h2) = _build(tmp_path, 1), _build(tmp_path, 2)
+    (c1, h1), (c2, h2) = _builds(tmp_path)
     d1, d2 = _trace_digests(c1), _trace_digests(c2)
     assert d1 and d1 == d2
     for chapter in CHAPTERS:
