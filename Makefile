@@ -12,13 +12,19 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 WABT_VERSION ?= 1.0.39
 WABT := $(VENV)/npm-tools/node_modules/wabt/package.json
 
-.PHONY: book test chromium axe wabt wasm clean
+.PHONY: book test test-shipped chromium axe wabt wasm clean
 
 book: $(VENV)/.docs-installed
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html book $(OUT)
 
 test: $(VENV)/.test-installed chromium axe wabt
 	$(BIN)/python -m pytest
+
+# The book and the package as they ship: the whole book as Read the Docs builds it (real-weights
+# paths from a fake hub, 7 GB cap) and the wheel in a fresh venv. Minutes, so not in `make test`;
+# .ci/run runs it.
+test-shipped: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m shipped
 
 $(VENV)/.torch-installed:
 	$(PYTHON) -m venv $(VENV)

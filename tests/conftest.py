@@ -11,6 +11,8 @@ when the suite runs after ``make book`` (as in CI), else they are trained once.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,50 @@ def tiny_artifacts() -> Path:
         else:
             mp.delenv("LLMBOOK_CACHE", raising=False)
         return book_artifacts()
+
+
+@pytest.fixture(scope="session")
+def fake_hub():
+    """A Hugging Face cache with both models as the hub serves them (about 2.5 GB), once per session."""
+    import shutil
+    import tempfile
+
+    from llmbook.testing.hub import write_fake_hub
+
+    home = Path(tempfile.mkdtemp(prefix="llmbook-fake-hub-"))
+    try:
+        write_fake_hub(home)
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """The built book: ``LLMBOOK_SITE`` if set, else an incremental build of ``book/``.
+
+    The incremental build re-executes nothing when nothing changed, so running it
+    here costs seconds after the README's build command.
+    """
+    if os.environ.get("LLMBOOK_SITE"):
+        return Path(os.environ["LLMBOOK_SITE"])
+    out = ROOT / "book" / "_build" / "html"
+    cmd = [sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-q", "-b", "html",
+           str(ROOT / "book"), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return out
+
+
+
+SUMMARY: list[str] = []         # lines tests want in the terminal summary (measured numbers)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SUMMARY:
+        terminalreporter.section("llmbook measurements")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

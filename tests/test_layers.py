@@ -1,7 +1,8 @@
 """The package reads top-down: no module imports from a layer above its own.
 
     _version  <  lm (a model and a pass)  <  llmbook (the public face)  <  figures
-              <  part1 | tiny (the book's two parts, never each other)  <  sphinxext | bench  <  cli
+              <  part1 | tiny (the book's two parts, never each other)  <  testing (a fake hub)
+              <  sphinxext | bench  <  cli
 
 Every ``import`` and ``from … import`` in every module is checked, including the
 ones inside functions, so a lazy import cannot hide an upward dependency.
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "llmbook"
-LAYERS = {"_version": 0, "lm": 1, "": 1.5, "figures": 2, "part1": 3, "tiny": 3, "sphinxext": 4, "bench": 4, "cli": 5}
+LAYERS = {"_version": 0, "lm": 1, "": 1.5, "figures": 2, "part1": 3, "tiny": 3, "testing": 3.5, "sphinxext": 4, "bench": 4, "cli": 5}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 
 

@@ -6,6 +6,10 @@ Always taking the most likely token (greedy decoding) is deterministic, and tend
 to loop. Sampling with a temperature trades some coherence for variety. This
 example generates with distilgpt2 both ways and measures repetition as the share
 of repeated 3-grams.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_greedy_vs_sampled.py``
+(it writes its figure as an HTML file beside you; the first run downloads the model from
+the Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

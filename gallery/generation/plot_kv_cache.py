@@ -6,6 +6,10 @@ Generating token *n* needs the keys and values of all *n − 1* tokens before it
 KV cache keeps them, so each step processes one new token; without it, every step
 re-runs the whole sequence. This example times both on distilgpt2 as the sequence
 grows.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_kv_cache.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

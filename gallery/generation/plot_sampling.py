@@ -5,6 +5,10 @@ Temperature, top-k and top-p
 After the model's last layer comes a choice. This example takes one real
 next-token distribution from distilgpt2 and shows what temperature, top-k and
 top-p (nucleus) sampling do to it.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_sampling.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

@@ -5,6 +5,10 @@ All the attention heads of a layer
 Each of distilgpt2's 12 heads in a layer attends in its own way. This example
 draws every head of one layer as a small heatmap, then measures a well-known
 pattern: how much attention each head pays to the *first* token.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_attention_heads.py``
+(it writes its figure as an HTML file beside you; the first run downloads the model from
+the Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

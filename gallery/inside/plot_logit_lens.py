@@ -6,6 +6,10 @@ The residual stream after every block can be read as a next-token guess by sendi
 it through the model's final norm and LM head. This example captures a distilgpt2
 pass over a prompt and shows, for each position, how much probability each layer
 gives to the token the model finally predicts there.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_logit_lens.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

@@ -6,6 +6,10 @@ Where do distilgpt2's 82 million and TinyLlama's 1.1 billion parameters sit? Thi
 example builds both architectures on PyTorch's ``meta`` device (shapes only, no
 memory, no weights needed), groups the parameters by component, and estimates the
 multiply-adds per token of each.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_param_counts.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

@@ -6,6 +6,10 @@ Attention has no built-in sense of order. GPT-2 *adds* a learned vector per
 position; the original Transformer added fixed sines and cosines; Llama *rotates*
 queries and keys by an angle that grows with the position (RoPE). This example
 shows all three from the models' own definitions.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_positions.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

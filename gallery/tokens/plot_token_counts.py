@@ -6,6 +6,10 @@ Three tokenizers cut the same texts into pieces: the book's own byte-level BPE
 (768 tokens, learned on Shakespeare), GPT-2's byte-level BPE (50,257) and Llama's
 SentencePiece model (32,000). This example counts the pieces for English, code,
 Chinese and emoji, and prints how one text splits.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_token_counts.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

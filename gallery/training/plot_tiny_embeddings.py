@@ -5,6 +5,10 @@ The embedding space of a freshly trained tiny model
 After a short training run, do similar tokens get similar embedding rows? This
 example trains the tiny transformer briefly, projects its 64-dimensional token
 embeddings to 2-D with PCA, and colours tokens by kind.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_tiny_embeddings.py``
+(it writes its figure as an HTML file beside you; the first run downloads the model from
+the Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

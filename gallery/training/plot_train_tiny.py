@@ -5,6 +5,10 @@ Train the tiny transformer on Shakespeare
 The whole of Part II's model in a minute of CPU: learn a byte-level BPE on the
 plays, encode them, train a two-layer transformer with AdamW, and watch the loss
 fall below what token frequencies alone can explain.
+
+**Run it yourself:** ``pip install llmbook``, then ``python plot_train_tiny.py`` (it
+writes its figure as an HTML file beside you; the first run downloads the model from the
+Hugging Face hub, or uses a labelled stand-in when the hub cannot be reached).
 """
 
 # %%

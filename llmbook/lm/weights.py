@@ -68,17 +68,35 @@ def real_weights_reachable(spec: ModelSpec, source: str) -> bool:
         return (Path(source) / "config.json").is_file()
     if _cached_weights(source):
         return True
-    return not _hub_offline() and hub_reachable()
+    return not hub_offline() and hub_reachable()
 
 
 def _cached_weights(repo_id: str) -> bool:
+    names = ("model.safetensors", "model.safetensors.index.json")
+    return any(cached_file(repo_id, n) for n in names)
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as the environment says now (``HF_HUB_CACHE``, ``HF_HOME``).
+
+    huggingface_hub reads these once, at import; reading them per call lets a process (or a
+    test) change them later.
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    return Path(home) / "hub"
+
+
+def cached_file(repo_id: str, name: str) -> Path | None:
+    """``name`` of ``repo_id``'s main revision in the HF cache, or None."""
     from huggingface_hub import try_to_load_from_cache
 
-    names = ("model.safetensors", "model.safetensors.index.json")
-    return any(isinstance(try_to_load_from_cache(repo_id, n), str) for n in names)
+    found = try_to_load_from_cache(repo_id, name, cache_dir=hf_cache_dir())
+    return Path(found) if isinstance(found, str) else None
 
 
-def _hub_offline() -> bool:
+def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 

@@ -16,7 +16,7 @@ BOOK_TRACES = {
     "distilgpt2-months": ("distilgpt2", "January, February, March,",
                           dict(max_new_tokens=8, sampling=Sampling())),
     "tinyllama-colors": ("tinyllama", "Name three primary colors.",
-                         dict(max_new_tokens=8, sampling=Sampling(), layers=(0, 11, 21))),
+                         dict(max_new_tokens=40, sampling=Sampling(), layers=(0, 11, 21))),   # to </s> or 40
 }
 
 

@@ -9,9 +9,11 @@ event                  step                                        function
 =====================  ==========================================  ===================
 config-inited          ``LLMBOOK_ONLY``: leave other chapters out  quick.exclude_other_chapters
 config-inited          the generated static folder, plotly.js      assets.copy_plotly_js
+config-inited          tokenizers and weights there, or stop now   preflight.check_inputs
 config-inited          execution cache keyed on the package        execution.key_execution_cache
 config-inited          the gallery re-runs when the package moved  execution.rerun_stale_gallery
 builder-inited         drop execution caches of older packages     execution.prune_old_caches
+builder-inited         free the gallery's models before chapters   memory.release_models
 env-before-read-docs   the tiny model's files, for pages using it  widget.publish_tiny_files
 source-read            no CDN on sphinx-gallery's timing page      assets.offline_execution_times
 html-page-context      scripts only on the pages that use them     assets.add_page_scripts
@@ -26,7 +28,7 @@ Not handled: parallel builds (``-j``) of the widget files; other builders than H
 from __future__ import annotations
 
 from .._version import __version__
-from . import assets, execution, layout, quick, widget
+from . import assets, execution, layout, memory, preflight, quick, widget
 from .settings import DEFAULTS
 
 
@@ -36,7 +38,9 @@ def setup(app):
     app.connect("config-inited", execution.key_execution_cache, priority=5)
     app.connect("config-inited", execution.rerun_stale_gallery, priority=5)   # before sphinx-gallery's (10)
     app.connect("config-inited", assets.copy_plotly_js, priority=100)          # before html_static_path is checked (800)
+    app.connect("config-inited", preflight.check_inputs, priority=900)
     app.connect("builder-inited", execution.prune_old_caches)
+    app.connect("builder-inited", memory.release_models, priority=900)        # after sphinx-gallery (500)
     app.connect("env-before-read-docs", widget.publish_tiny_files)
     app.connect("source-read", assets.offline_execution_times)
     app.connect("html-page-context", assets.add_page_scripts)

@@ -10,6 +10,7 @@ Not handled: learning-rate schedules, gradient accumulation, mixed precision.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -99,7 +100,9 @@ def _train(model, train_ids, val_ids, cfg, progress) -> History:
     opt = make_optimizer(model, cfg)
     hist, T = History(), model.config.context_len
     start = time.perf_counter()
-    bar = tqdm(range(cfg.steps + 1), desc="training", unit="step", disable=not progress)
+    # in a log (CI, Read the Docs) a bar redrawn ten times a second is thousands of lines: every 15 s there
+    bar = tqdm(range(cfg.steps + 1), desc="training", unit="step", disable=not progress,
+               mininterval=0.1 if sys.stderr.isatty() else 15)
     for step in bar:
         if step in cfg.snapshot_steps or step == cfg.steps:
             hist.snapshots[step] = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}

@@ -1,8 +1,11 @@
+import hashlib
+
 import pytest
 
 from llmbook.lm.specs import DISTILGPT2, TINYLLAMA, get_spec
-from llmbook.lm.tokenizers import (TokenizerUnavailable, display_tokens, encode_prompt,
-                                format_chat, llama_tokenizer, offline_tokenizer)
+from llmbook.lm.tokenizers import (PACKAGED_LLAMA_TOKENIZER, TokenizerUnavailable, display_tokens,
+                                   encode_prompt, format_chat, llama_tokenizer, llama_tokenizer_file,
+                                   offline_tokenizer)
 
 
 def test_gpt2_ids_match_the_published_tokenizer():
@@ -55,13 +58,50 @@ def test_prompt_longer_than_context_is_refused():
         encode_prompt(DISTILGPT2, offline_tokenizer(DISTILGPT2), "word " * 1100)
 
 
-def test_missing_llama_tokenizer_says_how_to_get_it(monkeypatch, offline_hub, tmp_path):
+def test_a_variable_naming_no_file_says_so(monkeypatch, offline_hub, tmp_path):
     monkeypatch.setenv("LLMBOOK_LLAMA_TOKENIZER", str(tmp_path / "nope.model"))
     with pytest.raises(TokenizerUnavailable, match="does not name a file"):
         llama_tokenizer(TINYLLAMA.hub_id)
-    monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER")
-    with pytest.raises(TokenizerUnavailable, match="LLMBOOK_LLAMA_TOKENIZER"):
-        llama_tokenizer(TINYLLAMA.hub_id)
+
+
+def test_with_no_variable_and_no_hub_the_packaged_tokenizer_is_used(monkeypatch, offline_hub):
+    monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER", raising=False)
+    assert llama_tokenizer_file(TINYLLAMA.hub_id) == PACKAGED_LLAMA_TOKENIZER
+    digest = hashlib.sha256(PACKAGED_LLAMA_TOKENIZER.read_bytes()).hexdigest()
+    assert digest == "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347"
+    tok = llama_tokenizer(TINYLLAMA.hub_id)
+    assert encode_prompt(TINYLLAMA, tok, "Name three primary colors.") == [1, 4408, 2211, 7601, 11955, 29889]
+
+
+@pytest.fixture
+def tokenizer_hub(monkeypatch, tmp_path):
+    """An HF cache holding both repositories' files but the weights (seconds to write)."""
+    from llmbook.testing.hub import write_fake_hub
+
+    home = tmp_path / "hf"
+    write_fake_hub(home, weights=False)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER", raising=False)
+    return home
+
+
+def test_the_hubs_tokenizer_wins_over_the_packaged_one(tokenizer_hub):
+    path = llama_tokenizer_file(TINYLLAMA.hub_id)
+    assert "models--TinyLlama--TinyLlama-1.1B-Chat-v1.0" in str(path) and path.name == "tokenizer.model"
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_the_hubs_tokenizer_and_the_packaged_one_give_the_same_ids(tokenizer_hub, chat, monkeypatch):
+    """What Read the Docs loads (AutoTokenizer on the hub's files) = what a machine with no hub loads."""
+    from transformers import AutoTokenizer
+
+    hub = AutoTokenizer.from_pretrained(llama_tokenizer_file(TINYLLAMA.hub_id).parent)
+    monkeypatch.setenv("LLMBOOK_LLAMA_TOKENIZER", str(PACKAGED_LLAMA_TOKENIZER))
+    packaged = llama_tokenizer(TINYLLAMA.hub_id)
+    for prompt in ("Name three primary colors.", "Hi\nthere you", "今天天气很好 🍕", "  leading spaces"):
+        assert encode_prompt(TINYLLAMA, hub, prompt, chat=chat) == encode_prompt(TINYLLAMA, packaged, prompt, chat=chat)
 
 
 def test_unknown_model_name_lists_the_known_ones():

@@ -1,0 +1,56 @@
+"""The fake hub looks like the real one to huggingface_hub and transformers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from llmbook import load_model
+from llmbook.testing.hub import revision_of, write_fake_hub
+from tests.conftest import PROMPTS
+
+
+@pytest.fixture
+def hub_env(monkeypatch, tmp_path):
+    home = tmp_path / "hf"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER", raising=False)
+    return home
+
+
+def test_the_cache_has_the_hubs_layout_without_weights(hub_env):
+    revs = write_fake_hub(hub_env, weights=False)
+    repo = hub_env / "hub" / "models--TinyLlama--TinyLlama-1.1B-Chat-v1.0"
+    assert (repo / "refs" / "main").read_text() == revs["tinyllama"] == revision_of("tinyllama")
+    snap = repo / "snapshots" / revs["tinyllama"]
+    assert {p.name for p in snap.iterdir()} == {"config.json", "generation_config.json", "tokenizer.model",
+                                                 "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+    assert all(p.is_symlink() and p.resolve().parent == repo / "blobs" for p in snap.iterdir())
+    config = json.loads((snap / "config.json").read_text())
+    assert config["rope_theta"] == 10000.0 and config["torch_dtype"] == "bfloat16" and "rope_parameters" not in config
+    assert "<|assistant|>" in json.loads((snap / "tokenizer_config.json").read_text())["chat_template"]
+
+
+@pytest.mark.slow
+def test_distilgpt2_loads_through_from_pretrained_with_its_revision(hub_env):
+    revs = write_fake_hub(hub_env, models=("distilgpt2",))
+    snap = hub_env / "hub" / "models--distilbert--distilgpt2" / "snapshots" / revs["distilgpt2"]
+    with safe_open(snap / "model.safetensors", "pt") as f:
+        names = set(f.keys())
+        assert f.get_slice("wte.weight").get_dtype() == "F32"
+    assert "h.0.attn.bias" in names and "h.5.attn.masked_bias" in names
+    assert not any(n.startswith(("transformer.", "lm_head")) for n in names)
+
+    real = load_model("distilgpt2", "real")
+    standin = load_model("distilgpt2", "standin")
+    assert not real.is_standin and real.revision == revs["distilgpt2"]
+    assert real.revision[:10] in real.weights_label
+    ids = real.encode(PROMPTS["distilgpt2"])
+    assert ids == [21339, 11, 3945, 11, 2805, 11]                 # the hub's tokenizer files
+    with torch.no_grad():                                          # float32 on disk: bit for bit
+        assert torch.equal(real.model(torch.tensor([ids])).logits, standin.model(torch.tensor([ids])).logits)
