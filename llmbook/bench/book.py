@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from .memory import TreeSampler
 
 TOUCHED = "book/part1/gpt2-vs-llama.md"
 
@@ -37,45 +38,18 @@ def _tracked_copy(repo: Path, dst: Path) -> None:
             shutil.copy2(src, dst / rel)
 
 
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def _build(root: Path, env: dict) -> dict:
     """One sphinx-build of ``root/book``: seconds, peak tree RSS, notebooks executed."""
     cmd = [sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-b", "html",
            str(root / "book"), str(root / "book" / "_build" / "html")]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, done = [0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    log = proc.communicate()[0]
-    done.set()
-    sampler.join()
+    with TreeSampler(proc.pid) as sampler:
+        log = proc.communicate()[0]
     if proc.returncode:
         raise RuntimeError(f"book build failed ({proc.returncode}):\n{log[-3000:]}")
     executed = sum(1 for line in log.splitlines() if "Executing notebook" in line)
-    return {"seconds": time.perf_counter() - t0, "peak_rss_bytes": peak[0],
+    return {"seconds": time.perf_counter() - t0, "peak_rss_bytes": sampler.peak_rss,
             "notebooks_executed": executed}
 
 

@@ -7,6 +7,7 @@ traces from other libraries (they have no ``provenance``).
 
 from __future__ import annotations
 
+
 def prob(p: float) -> str:
     """A probability as a reader should see it: ``0.42``, ``0.013``, ``3.1e-4``; never a bare ``0.00``."""
     p = float(p)

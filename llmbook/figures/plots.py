@@ -60,8 +60,6 @@ def animate(fig, frame_names: list[str], labels: list[str] | None = None, durati
     hand, annotations below the plot). Not handled: legends placed below the plot.
     """
     room += _room_below(fig)
-    jump = lambda name: [[name], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",  # noqa: E731
-                                  "transition": {"duration": 0}}]
     play = {"frame": {"duration": duration, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": min(300, duration // 2)}}
     stop = {"frame": {"duration": 0}, "mode": "immediate", "transition": {"duration": 0}}
@@ -72,24 +70,24 @@ def animate(fig, frame_names: list[str], labels: list[str] | None = None, durati
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
                                   {"label": "❚❚ Pause", "method": "animate", "args": [[None], stop]}]}],
         # the slider on its own row under the buttons: side by side they collide on a phone
-        sliders=[{"active": active, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 80 + room},
-                  "currentvalue": {"prefix": prefix, "xanchor": "right", "font": {"size": 12}},
-                  "steps": [{"label": lab, "method": "animate", "args": jump(n)}
-                            for n, lab in zip(frame_names, labels or frame_names)]}])
+        sliders=[_slider(frame_names, labels, prefix, active, top=80 + room, value_at="right")])
 
 
 def scrub(fig, frame_names: list[str], labels: list[str] | None = None, prefix: str = "",
           room: int = 0, active: int = 0) -> None:
     """A slider alone over ``fig.frames`` (no Play button), placed as :func:`animate` places it."""
     room += _room_below(fig)
-    fig.update_layout(
-        margin={"b": 80 + room},
-        sliders=[{"active": active, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 40 + room},
-                  "currentvalue": {"prefix": prefix, "xanchor": "left", "font": {"size": 12}},
-                  "steps": [{"label": lab, "method": "animate",
-                             "args": [[n], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                            "transition": {"duration": 0}}]}
-                            for n, lab in zip(frame_names, labels or frame_names)]}])
+    fig.update_layout(margin={"b": 80 + room},
+                      sliders=[_slider(frame_names, labels, prefix, active, top=40 + room, value_at="left")])
+
+
+def _slider(frame_names, labels, prefix: str, active: int, top: int, value_at: str) -> dict:
+    """A full-width slider ``top`` pixels under the plot, one step per frame, jumping without transition."""
+    jump = {"frame": {"duration": 0, "redraw": True}, "mode": "immediate", "transition": {"duration": 0}}
+    return {"active": active, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": top},
+            "currentvalue": {"prefix": prefix, "xanchor": value_at, "font": {"size": 12}},
+            "steps": [{"label": lab, "method": "animate", "args": [[n], jump]}
+                      for n, lab in zip(frame_names, labels or frame_names)]}
 
 
 def token_labels(tokens: list[str]) -> list[str]:

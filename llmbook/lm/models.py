@@ -110,13 +110,7 @@ def _model_class(spec: ModelSpec):
 
 def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
     """The real architecture, allocated without torch's slow init, then seeded."""
-    import torch
-    from transformers.initialization import no_init_weights
-
-    with no_init_weights():          # also skips tying: tie explicitly (GPT-2's head is wte)
-        model = _model_class(spec)(_config(spec, overrides))
-    model.tie_weights()
-    model = model.to(getattr(torch, dtype))
+    model = _skeleton(spec, _config(spec, overrides), dtype)
     fill_standin_(model, seed)
     return model
 
@@ -149,12 +143,12 @@ def _real(spec: ModelSpec, source: str, dtype: str):
 
 
 def _skeleton(spec: ModelSpec, config, dtype: str):
-    """The model class on the checkpoint's config, allocated without initialisation (filled next)."""
+    """The model class on ``config``, allocated without initialisation (stand-in or checkpoint fills it)."""
     import torch
     from transformers.initialization import no_init_weights
 
     config._attn_implementation = "eager"
-    with no_init_weights():
+    with no_init_weights():          # also skips tying: tie explicitly (GPT-2's head is wte)
         model = _model_class(spec)(config)
     model.tie_weights()
     return model.to(getattr(torch, dtype))

@@ -74,17 +74,16 @@ def test_with_no_variable_and_no_hub_the_packaged_tokenizer_is_used(monkeypatch,
 
 
 @pytest.fixture
-def tokenizer_hub(monkeypatch, tmp_path):
-    """An HF cache holding both repositories' files but the weights (seconds to write)."""
+def tokenizer_hub(monkeypatch, offline_hub):
+    """The offline HF cache, holding both repositories' files but the weights (seconds to write)."""
+    import os
+    from pathlib import Path
+
     from llmbook.testing.hub import write_fake_hub
 
-    home = tmp_path / "hf"
-    write_fake_hub(home, weights=False)
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER", raising=False)
-    return home
+    write_fake_hub(Path(os.environ["HF_HOME"]), weights=False)
+    return Path(os.environ["HF_HOME"])
 
 
 def test_the_hubs_tokenizer_wins_over_the_packaged_one(tokenizer_hub):

@@ -14,13 +14,13 @@ from tests.conftest import PROMPTS
 
 
 @pytest.fixture
-def hub_env(monkeypatch, tmp_path):
-    home = tmp_path / "hf"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def hub_env(monkeypatch, offline_hub):
+    """The offline HF cache's home (tests/conftest.py), with no tokenizer variable."""
+    import os
+    from pathlib import Path
+
     monkeypatch.delenv("LLMBOOK_LLAMA_TOKENIZER", raising=False)
-    return home
+    return Path(os.environ["HF_HOME"])
 
 
 def test_the_cache_has_the_hubs_layout_without_weights(hub_env):
