@@ -63,8 +63,8 @@ def animate(fig, frame_names: list[str], labels: list[str] | None = None, durati
     play = {"frame": {"duration": duration, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": min(300, duration // 2)}}
     stop = {"frame": {"duration": 0}, "mode": "immediate", "transition": {"duration": 0}}
+    _grow_bottom(fig, 150 + room)
     fig.update_layout(
-        margin={"b": 150 + room},
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": 0, "xanchor": "left",
                       "yanchor": "top", "pad": {"t": 45 + room, "r": 10}, "showactive": False,
                       "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
@@ -77,8 +77,16 @@ def scrub(fig, frame_names: list[str], labels: list[str] | None = None, prefix: 
           room: int = 0, active: int = 0) -> None:
     """A slider alone over ``fig.frames`` (no Play button), placed as :func:`animate` places it."""
     room += _room_below(fig)
-    fig.update_layout(margin={"b": 80 + room},
-                      sliders=[_slider(frame_names, labels, prefix, active, top=40 + room, value_at="left")])
+    _grow_bottom(fig, 80 + room)
+    fig.update_layout(sliders=[_slider(frame_names, labels, prefix, active, top=40 + room, value_at="left")])
+
+
+def _grow_bottom(fig, bottom: int) -> None:
+    """Set the bottom margin, growing a fixed-height figure by as much: the plot keeps its size."""
+    before = fig.layout.margin.b or 0
+    if fig.layout.height and bottom > before:
+        fig.update_layout(height=fig.layout.height + bottom - before)
+    fig.update_layout(margin={"b": bottom})
 
 
 def _slider(frame_names, labels, prefix: str, active: int, top: int, value_at: str) -> dict:

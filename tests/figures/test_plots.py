@@ -33,3 +33,10 @@ def test_long_category_labels_are_turned_and_given_room_frames_included():
     short = _fig(["ab", "cd"])
     scrub(short, ["a"])
     assert short.layout.xaxis.tickangle is None
+
+
+def test_the_controls_room_is_added_to_the_figure_not_taken_from_the_plot():
+    fig = _fig(["a much longer label"], title="tokens")
+    fig.update_layout(height=400, margin={"b": 10})
+    animate(fig, ["a"])
+    assert fig.layout.height - fig.layout.margin.b == 400 - 10
