@@ -10,7 +10,7 @@
 
 - the book build: cold, warm, one chapter touched, peak memory, site size
   (:mod:`.book`, minutes: left out of ``--quick``);
-- loading TinyLlama's bfloat16 checkpoint into float32, streamed vs ``from_pretrained``
+- loading TinyLlama's bfloat16 checkpoint into float32, streamed, mapped and ``from_pretrained``
   (:mod:`.load`); ``--only hosted``: the book as Read the Docs builds it (:mod:`.hosted`).
 
 - the widget's training step on the same model and batch: its plain-JS engine under

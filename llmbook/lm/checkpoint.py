@@ -68,16 +68,50 @@ def read_header(path: Path) -> tuple[dict, int]:
     return header, 8 + n
 
 
+def torch_dtype(code: str):
+    """The torch dtype of a safetensors dtype code."""
+    return _dtypes()[code]
+
+
+def tensor_plan(path: Path, params: dict) -> list[dict]:
+    """Every tensor of ``path`` checked against ``params`` and placed in the file, in file order:
+    ``{name, target, dtype, shape, numel, start, nbytes}`` with ``start`` an absolute byte offset."""
+    header, data = read_header(path)
+    size, plan = path.stat().st_size, []
+    for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        target = _target(name, params)
+        if target is None:
+            if SKIPPED.search(name):
+                continue
+            raise CheckpointError(f"{path}: tensor {name!r} belongs to no parameter of this model")
+        if info["dtype"] not in _dtypes():
+            raise CheckpointError(f"{path}: tensor {name!r} is {info['dtype']}; llmbook reads F32, F16, BF16")
+        if list(info["shape"]) != list(params[target].shape):
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {info['shape']}, "
+                                  f"the model's {target} is {list(params[target].shape)}")
+        begin, end = info["data_offsets"]
+        if data + end > size:
+            raise CheckpointError(f"{path}: tensor {name!r} runs past the end of the file (truncated download?)")
+        plan.append({"name": name, "target": target, "dtype": info["dtype"], "shape": list(info["shape"]),
+                     "numel": params[target].numel(), "start": data + begin, "nbytes": end - begin})
+    return plan
+
+
+def check_coverage(params: dict, plans: list[list[dict]], where: Path) -> None:
+    """Every parameter of the model gets a tensor from the checkpoint."""
+    missing = sorted(set(params) - {t["target"] for plan in plans for t in plan})
+    if missing:
+        raise CheckpointError(f"{where}: the checkpoint has no tensor for {len(missing)} parameter(s) "
+                              f"of the model, e.g. {missing[:3]}")
+
+
 def stream_weights_(model, files: list[Path]) -> None:
     """Copy every tensor of ``files`` into ``model``'s parameters (converting dtype); check coverage."""
     params = dict(model.named_parameters())          # tied weights appear once
-    seen: set[str] = set()
-    for path in files:
-        seen |= _stream_file(path, params)
-    missing = sorted(set(params) - seen)
-    if missing:
-        raise CheckpointError(f"{files[0].parent}: the checkpoint has no tensor for {len(missing)} parameter(s) "
-                              f"of the model, e.g. {missing[:3]}")
+    plans = [tensor_plan(path, params) for path in files]
+    check_coverage(params, plans, files[0].parent)
+    for path, plan in zip(files, plans):
+        _stream_file(path, plan, params)
 
 
 def _target(name: str, params: dict) -> str | None:
@@ -87,33 +121,17 @@ def _target(name: str, params: dict) -> str | None:
     return None
 
 
-def _stream_file(path: Path, params: dict) -> set[str]:
+def _stream_file(path: Path, plan: list[dict], params: dict) -> None:
     import torch
 
-    header, start = read_header(path)
-    dtypes, size = _dtypes(), path.stat().st_size
-    seen, buf = set(), bytearray(0)
+    buf = bytearray(0)
     with open(path, "rb") as f, torch.no_grad():
-        for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-            target = _target(name, params)
-            if target is None:
-                if SKIPPED.search(name):
-                    continue
-                raise CheckpointError(f"{path}: tensor {name!r} belongs to no parameter of this model")
-            param = params[target]
-            if info["dtype"] not in dtypes:
-                raise CheckpointError(f"{path}: tensor {name!r} is {info['dtype']}; llmbook reads F32, F16, BF16")
-            if list(info["shape"]) != list(param.shape):
-                raise CheckpointError(f"{path}: tensor {name!r} has shape {info['shape']}, "
-                                      f"the model's {target} is {list(param.shape)}")
-            begin, end = info["data_offsets"]
-            if start + end > size:
-                raise CheckpointError(f"{path}: tensor {name!r} runs past the end of the file (truncated download?)")
-            if len(buf) < end - begin:
-                buf = bytearray(end - begin)
-            view = memoryview(buf)[: end - begin]
-            f.seek(start + begin)
-            f.readinto(view)
-            param.copy_(torch.frombuffer(view, dtype=dtypes[info["dtype"]]).view(param.shape))
-            seen.add(target)
-    return seen
+        for t in plan:
+            if len(buf) < t["nbytes"]:
+                buf = bytearray(t["nbytes"])
+            view = memoryview(buf)[: t["nbytes"]]
+            f.seek(t["start"])
+            if f.readinto(view) != t["nbytes"]:
+                raise CheckpointError(f"{path}: tensor {t['name']!r} runs past the end of the file")
+            param = params[t["target"]]
+            param.copy_(torch.frombuffer(view, dtype=torch_dtype(t["dtype"])).view(param.shape))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .mapped import map_weights_, mapping_wanted
 from .specs import ModelSpec, get_spec
 from .tokenizers import display_tokens, encode_prompt, offline_tokenizer
 from .weights import (
@@ -65,13 +66,16 @@ class LoadedModel:
 
 def load_model(name: str, weights: str | None = None, *, source: str | None = None,
                dtype: str | None = None, seed: int = STANDIN_SEED,
-               config_overrides: dict | None = None) -> LoadedModel:
+               config_overrides: dict | None = None, mapped: bool | None = None) -> LoadedModel:
     """Load ``name`` ("distilgpt2" | "tinyllama") with the weights policy of CONTRACTS §2.
 
     ``source`` is a hub id or a local folder (``save_pretrained`` output) for real
     weights. ``config_overrides`` shrinks a stand-in (tests, quick experiments);
-    it is refused for real weights, whose config is the checkpoint's. Results are
-    memoised per process, so chapters may call this freely.
+    it is refused for real weights, whose config is the checkpoint's. ``mapped``
+    maps real weights from a file instead of copying them (:mod:`.mapped`: less
+    anonymous memory, a converted copy in llmbook's cache when the checkpoint's
+    dtype differs); default: ``LLMBOOK_MAP_WEIGHTS=1``, which book builds set.
+    Results are memoised per process, so chapters may call this freely.
     """
     spec = get_spec(name)
     dtype = dtype or spec.dtype
@@ -79,18 +83,18 @@ def load_model(name: str, weights: str | None = None, *, source: str | None = No
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     choice = choose_weights(spec, weights, source, seed)
     overrides = tuple(sorted((config_overrides or {}).items()))
-    return _load(spec, choice, dtype, seed, overrides)   # keyed on the resolved choice
+    return _load(spec, choice, dtype, seed, overrides, mapping_wanted(mapped))   # keyed on the resolved choice
 
 
 @lru_cache(maxsize=2)   # two models at once at most: TinyLlama alone is 4.4 GB
-def _load(spec: ModelSpec, choice: WeightsChoice, dtype: str, seed: int, overrides) -> LoadedModel:
+def _load(spec: ModelSpec, choice: WeightsChoice, dtype: str, seed: int, overrides, mapped: bool) -> LoadedModel:
     start = time.perf_counter()
     if choice.kind == "standin":
         model, tok, rev = _standin(spec, dtype, seed, dict(overrides)), offline_tokenizer(spec), None
     else:
         if overrides:
             raise ValueError("config_overrides only apply to stand-in weights")
-        model, tok, rev = _real(spec, choice.source, dtype)
+        model, tok, rev = _real(spec, choice.source, dtype, mapped)
     model.eval()
     return LoadedModel(spec, model, tok, choice, dtype, rev, time.perf_counter() - start)
 
@@ -115,9 +119,9 @@ def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
     return model
 
 
-def _real(spec: ModelSpec, source: str, dtype: str):
+def _real(spec: ModelSpec, source: str, dtype: str, mapped: bool = False):
     """The published weights: config and tokenizer through ``from_pretrained``, the tensors
-    streamed from the checkpoint's safetensors (:mod:`.checkpoint`: a lower memory peak)."""
+    mapped (:mod:`.mapped`) or streamed (:mod:`.checkpoint`) from the checkpoint's safetensors."""
     from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import cached_file
 
@@ -134,7 +138,8 @@ def _real(spec: ModelSpec, source: str, dtype: str):
     check_architecture(spec, config, source)
     model = _skeleton(spec, config, dtype)
     try:
-        stream_weights_(model, files)
+        if not (mapped and map_weights_(model, files, spec.name, dtype)):
+            stream_weights_(model, files)
     except (CheckpointError, OSError) as err:
         raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
     if spec.chat_template and not getattr(tok, "chat_template", None):

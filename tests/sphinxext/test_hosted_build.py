@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from llmbook.bench.hosted import HEADROOM_FLOOR, RTD_MEMORY, hosted_build, summary
+from llmbook.bench.hosted import HEADROOM_FLOOR, HEADROOM_GOAL, RTD_MEMORY, hosted_build, summary
 from llmbook.testing.hub import revision_of
 from tests.conftest import SUMMARY
 
@@ -48,11 +48,12 @@ def _page(hosted, doc: str) -> str:
 
 
 def test_the_hosted_build_succeeds_under_7_gb_with_room_to_spare(hosted):
-    """Inside the 7 GB cgroup, no process was killed; the anon peak keeps at least 0.75 GB spare
-    (the goal is 1.5 GB: each TinyLlama chapter's kernel alone peaks near 5.2 GB today)."""
+    """Inside the 7 GB cgroup, no process was killed; the anon peak keeps at least 1.5 GB spare,
+    and even counting the mapped weights' pages the tree stays 0.75 GB under the limit."""
     assert hosted["returncode"] == 0, hosted["log"][-4000:]
     assert hosted.get("oom_kills", 0) == 0
-    assert hosted["peak_anon_bytes"] <= RTD_MEMORY - HEADROOM_FLOOR, summary(hosted)
+    assert hosted["peak_anon_bytes"] <= RTD_MEMORY - HEADROOM_GOAL, summary(hosted)
+    assert hosted["peak_rss_bytes"] <= RTD_MEMORY - HEADROOM_FLOOR, summary(hosted)
 
 
 def test_every_model_page_took_the_real_path(hosted):
