@@ -97,21 +97,28 @@ def _json(path: Path, obj) -> Path:
     return path
 
 
-def _weights(spec: ModelSpec, path: Path, seed: int) -> Path:
+def write_checkpoint(name: str, path: Path, seed: int = 0, config_overrides: dict | None = None) -> Path:
+    """A stand-in's ``model.safetensors`` as the hub serves it (names, buffers, dtype): for the
+    in-page engine's tests and benchmarks. ``config_overrides`` shrinks it."""
+    return _weights(get_spec(name), Path(path), seed, config_overrides or {})
+
+
+def _weights(spec: ModelSpec, path: Path, seed: int, overrides: dict | None = None) -> Path:
     """The stand-in's tensors under the checkpoint's own names, in the hub's on-disk dtype."""
     import torch
     from safetensors.torch import save_file
 
     from ..lm.models import _standin
 
-    model = _standin(spec, ON_DISK_DTYPE[spec.name], seed, {})
+    model = _standin(spec, ON_DISK_DTYPE[spec.name], seed, overrides or {})
+    config = model.config
     tensors = {}
     if spec.arch == "gpt2":
         for key, value in model.state_dict().items():
             if key.startswith("transformer."):                      # lm_head is wte: not stored
                 tensors[key.removeprefix("transformer.")] = value.contiguous()
-        n = spec.config["n_positions"]
-        for i in range(spec.config["n_layer"]):                    # old GPT-2 checkpoints' buffers
+        n = config.n_positions
+        for i in range(config.n_layer):                    # old GPT-2 checkpoints' buffers
             tensors[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n, n)).view(1, 1, n, n)
             tensors[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
     else:
