@@ -155,7 +155,10 @@ class GPT2GPU {
       return upload(both);
     };
     const layer = (l) => ({ ln1: packed(l.ln1), attn: pair(l.attn), proj: pair(l.proj), ln2: packed(l.ln2), fc: pair(l.fc), fc2: pair(l.fc2) });
-    this.w = { wte: upload(this.host.wte), wpe: upload(this.host.wpe), lnf: packed(this.host.lnf), layers: this.host.layers.map(layer) };
+    const { vocab_size: V, n_embd } = this.config, V4 = Math.ceil(V / 4) * 4;
+    const wte = d.createBuffer({ size: V4 * n_embd * 4, usage: U.storage });   // zero rows up to V4: the head runs as matmul4
+    d.queue.writeBuffer(wte, 0, this.host.wte.buffer, this.host.wte.byteOffset, this.host.wte.byteLength);
+    this.w = { wte, wpe: upload(this.host.wpe), lnf: packed(this.host.lnf), layers: this.host.layers.map(layer) };
     this.pipelines = {};
     for (const name of SHARED) this.pipelines[name] = await this.pipeline(name, KERNELS[name]);
     for (const [name, code] of Object.entries(GPT2_KERNELS)) this.pipelines[name] = await this.pipeline(name, code);
@@ -204,44 +207,51 @@ class GPT2GPU {
     return this.op("matmulDirect", u, bufs, M * N, transient);
   }
 
-  /** The same contract as the CPU engine's forward (gpt2.js). */
+  /**
+   * The same contract as the CPU engine's forward (gpt2.js). Row counts are padded to a
+   * multiple of 4 (T4) so every product runs as matmul4 (13× the one-thread-per-output
+   * kernel on SwiftShader): pad rows start at zero, attention and the cache see only the
+   * T real rows, and nothing of the padding is read back.
+   */
   async forward(ids, { cache = null, logits = "all", attention } = {}) {
     if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
     const { n_embd: d, n_layer: L, n_head: H, vocab_size: V } = this.config, past = cache ? cache.length : 0;
     ids = checkIds(ids, this.config, past);
-    const T = ids.length, Tk = past + T, keep = keptLayers(attention, L), tmp = [], ops = [];
+    const T = ids.length, T4 = Math.ceil(T / 4) * 4, Tk = past + T, keep = keptLayers(attention, L), tmp = [], ops = [];
     const buf = (n) => { const b = this.buffer(n); tmp.push(b); return b; };
     const idBuf = buf(T);
     this.device.queue.writeBuffer(idBuf, 0, Uint32Array.from(ids));
     const kv = cache ? cache.gpu : Array.from({ length: L }, () => [buf(T * d), buf(T * d)]);
-    const xs = [buf(T * d)], qkvs = [], probs = [], W = this.w;
+    const xs = [buf(T4 * d)], qkvs = [], probs = [], W = this.w;
     ops.push(this.op("embedAt", [T, d, past], [idBuf, W.wte, W.wpe, xs[0]], T * d, tmp));
     for (let l = 0; l < L; l++) {
-      const lw = W.layers[l], ln1 = buf(T * d), st = buf(2 * T), qkv = buf(T * 3 * d), p = buf(H * T * Tk), heads = buf(T * d);
-      const mid = buf(T * d), ln2 = buf(T * d), pre = buf(T * 4 * d), act = buf(T * 4 * d), x = buf(T * d);
+      const lw = W.layers[l], ln1 = buf(T4 * d), st = buf(2 * T4), qkv = buf(T4 * 3 * d), p = buf(H * T * Tk), heads = buf(T4 * d);
+      const mid = buf(T4 * d), ln2 = buf(T4 * d), pre = buf(T4 * 4 * d), act = buf(T4 * 4 * d), x = buf(T4 * d);
       ops.push(
-        this.op("layernorm", [T, d, 0, d], [xs[l], lw.ln1, ln1, st], T, tmp),
-        this.mm(qkv, ln1, lw.attn[0], T, d, 3 * d, {}, tmp),
-        this.op("bias", [T * 3 * d, 3 * d], [qkv, lw.attn[1]], T * 3 * d, tmp),
+        this.op("layernorm", [T4, d, 0, d], [xs[l], lw.ln1, ln1, st], T4, tmp),
+        this.mm(qkv, ln1, lw.attn[0], T4, d, 3 * d, {}, tmp),
+        this.op("bias", [T4 * 3 * d, 3 * d], [qkv, lw.attn[1]], T4 * 3 * d, tmp),
         this.op("storeKV", [T, d, past], [qkv, kv[l][0], kv[l][1]], T * d, tmp),
         this.op("attendCached", [T, d, H, past], [qkv, kv[l][0], kv[l][1], p, heads], H * T, tmp),
-        this.mm(mid, heads, lw.proj[0], T, d, d, { D: xs[l] }, tmp),
-        this.op("bias", [T * d, d], [mid, lw.proj[1]], T * d, tmp),
-        this.op("layernorm", [T, d, 0, d], [mid, lw.ln2, ln2, st], T, tmp),
-        this.mm(pre, ln2, lw.fc[0], T, d, 4 * d, {}, tmp),
-        this.op("bias", [T * 4 * d, 4 * d], [pre, lw.fc[1]], T * 4 * d, tmp),
-        this.op("gelu", [T * 4 * d], [pre, act], T * 4 * d, tmp),
-        this.mm(x, act, lw.fc2[0], T, 4 * d, d, { D: mid }, tmp),
-        this.op("bias", [T * d, d], [x, lw.fc2[1]], T * d, tmp));
+        this.mm(mid, heads, lw.proj[0], T4, d, d, { D: xs[l] }, tmp),
+        this.op("bias", [T4 * d, d], [mid, lw.proj[1]], T4 * d, tmp),
+        this.op("layernorm", [T4, d, 0, d], [mid, lw.ln2, ln2, st], T4, tmp),
+        this.mm(pre, ln2, lw.fc[0], T4, d, 4 * d, {}, tmp),
+        this.op("bias", [T4 * 4 * d, 4 * d], [pre, lw.fc[1]], T4 * 4 * d, tmp),
+        this.op("gelu", [T4 * 4 * d], [pre, act], T4 * 4 * d, tmp),
+        this.mm(x, act, lw.fc2[0], T4, 4 * d, d, { D: mid }, tmp),
+        this.op("bias", [T4 * d, d], [x, lw.fc2[1]], T4 * d, tmp));
       xs.push(x); qkvs.push(qkv); probs.push(p);
     }
-    const rows = logits === "last" ? 1 : T, lnf = buf(T * d), sf = buf(2 * T), out = buf(rows * V);
-    ops.push(this.op("layernorm", [T, d, 0, d], [xs[L], W.lnf, lnf, sf], T, tmp),
-      this.mm(out, lnf, W.wte, rows, d, V, { tB: 1, offA: (T - rows) * d }, tmp));
-    const got = await this.run(ops, tmp, { logits: [out, rows * V], lnf: [lnf, T * d],
+    const rows = logits === "last" ? 1 : T, rows4 = Math.ceil(rows / 4) * 4, V4 = Math.ceil(V / 4) * 4;
+    const lnf = buf((T4 + 4) * d), sf = buf(2 * T4), out = buf(rows4 * V4);
+    ops.push(this.op("layernorm", [T4, d, 0, d], [xs[L], W.lnf, lnf, sf], T4, tmp),
+      this.mm(out, lnf, W.wte, rows4, d, V4, { tB: 1, offA: (T - rows) * d }, tmp));
+    const got = await this.run(ops, tmp, { logits: [out, rows4 * V4], lnf: [lnf, T * d],
       residual: xs.map((x) => [x, T * d]), qkv: qkvs.map((q) => [q, T * 3 * d]),
       attention: probs.map((p, l) => (keep.has(l) ? [p, H * T * Tk] : null)) });
     if (cache) cache.length = Tk;
+    got.logits = unpad(got.logits, rows, V, V4);
     return { past, T, logitRows: rows, embeddings: hostEmbeddings(this.host, ids, past, d), ...got };
   }
 
@@ -278,6 +288,13 @@ class GPT2GPU {
   lens(row) { return hostLens(this.host, row, this.config); }
 
   destroy() { this.device.destroy(); }
+}
+
+/** [rows4, V4] -> [rows, V] */
+function unpad(padded, rows, V, V4) {
+  const out = new Float32Array(rows * V);
+  for (let r = 0; r < rows; r++) out.set(padded.subarray(r * V4, r * V4 + V), r * V);
+  return out;
 }
 
 function hostEmbeddings(w, ids, past, d) {

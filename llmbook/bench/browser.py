@@ -29,14 +29,25 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    mounts: dict[str, str] = {}
+
     def log_message(self, *args):  # keep pytest output readable
         pass
 
+    def translate_path(self, path: str) -> str:
+        for prefix, folder in self.mounts.items():
+            if path.startswith(prefix + "/"):
+                rest = super().translate_path("/" + path[len(prefix) + 1:]).removeprefix(self.directory)
+                return folder + rest
+        return super().translate_path(path)
+
 
 @contextmanager
-def serve(folder: Path):
-    """An HTTP server for ``folder`` on 127.0.0.1 and a free port; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve(folder: Path, extra: dict[str, Path] | None = None):
+    """An HTTP server for ``folder`` on 127.0.0.1 and a free port; yields its base URL.
+    ``extra`` mounts more folders under URL prefixes (``{"/_weights": Path(...)}``)."""
+    mounts = {k.rstrip("/"): str(Path(v).resolve()) for k, v in (extra or {}).items()}
+    handler = functools.partial(type("_Handler", (_QuietHandler,), {"mounts": mounts}), directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

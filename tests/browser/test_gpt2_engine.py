@@ -1,0 +1,89 @@
+"""The in-page GPT-2 engine in Chromium, both backends, against ``llmbook.capture``.
+
+The weights are the book's seeded stand-in distilgpt2 written as the hub serves it (float32
+``model.safetensors``, 353 MB, the checkpoint's own names and buffers), served on loopback.
+Prompts: plain English, emoji, CJK, 200 tokens and one token. Logits (full pass and KV
+cache), the last position's residual stream, attention rows and logit-lens tops are
+compared with what llmbook captures from PyTorch on the same weights. A small checkpoint
+whose biases and LayerNorms are random covers the terms the stand-in leaves at 0 and 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from llmbook import capture, load_model
+from llmbook.testing.hub import write_checkpoint
+from tests.browser.harness import serve
+from tests.widget.gpt2_cases import BOUND, assert_gpt2_parity, case_file, load_reference_model, random_checkpoint, reference
+from tests.widget.node import ROOT
+
+PROMPTS = {
+    "plain": "The quick brown fox jumps over the lazy dog because",
+    "emoji": "Weather today: ☀️🌧️ then 🌈, said the 🤖",
+    "cjk": "東京は日本の首都です。北京是中国的首都。",
+    "long": " ".join(["January, February, March, April, May, June, July, August,"] * 14),
+    "one": "Hello",
+}
+ATTENTION_LAYERS = [0, 5]
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    """(folder served, the checkpoint, the book's stand-in and its traces, prompts as ids)."""
+    folder = tmp_path_factory.mktemp("gpt2-page")
+    weights = write_checkpoint("distilgpt2", folder / "model.safetensors", seed=0)
+    lm = load_model("distilgpt2", "standin")
+    traces = {k: capture(lm, p) for k, p in PROMPTS.items()}
+    ids = {k: t.token_ids for k, t in traces.items()}
+    ids["long"] = ids["long"][:200]
+    assert len(ids["long"]) == 200 and len(ids["one"]) == 1
+    for k in ("long",):
+        traces[k] = capture(lm, lm.tokenizer.decode(ids[k]))
+        assert traces[k].token_ids == ids[k]
+    return folder, weights, traces, ids
+
+
+def _run(chromium, folder, case, weights, backend):
+    page = chromium.new_page()
+    try:
+        with serve(ROOT, extra={"/_weights": folder}) as url:
+            page.goto(f"{url}/tests/widget/gpt2-parity.html?case=/_weights/{case.name}&weights=/_weights/{weights.name}&backend={backend}")
+            page.wait_for_function("window.result !== undefined", timeout=600_000)
+            return page.evaluate("window.result")
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["webgpu", "cpu"])
+def test_the_page_engine_matches_llmbook_capture(chromium, standin, backend):
+    folder, weights, traces, ids = standin
+    names = list(PROMPTS)
+    case = case_file(folder, [ids[k] for k in names], chunk=64, attention_layers=ATTENTION_LAYERS)
+    got = _run(chromium, folder, case, weights, backend)
+    assert "error" not in got, got.get("error")
+    assert got["backend"] == backend, got["fallback"]
+    for name, g in zip(names, got["prompts"]):
+        t = traces[name]
+        logits, residual, attn = t.arrays["logits"], t.arrays["residual"], t.arrays["attn"]
+        assert np.abs(np.float32(g["logits_last"]) - logits[-1]).max() <= BOUND, name
+        assert np.abs(np.float32(g["logits_first"]) - logits[0]).max() <= BOUND, name
+        assert np.abs(np.float32(g["cached_last"]) - logits[-1]).max() <= BOUND, (name, "KV cache")
+        assert np.abs(np.float32(g["residual_last"]) - residual[:, -1]).max() <= BOUND, name
+        for layer in ATTENTION_LAYERS:
+            assert np.abs(np.float32(g["attention_last"][layer]) - attn[layer, :, -1]).max() <= BOUND, (name, layer)
+        assert g["lens_top"] == t.arrays["lens_top_ids"][:, -1, 0].tolist(), name
+    print(f"\n{backend}: " + ", ".join(f"{n} {g['T']} tokens {g['ms']:.0f} ms" for n, g in zip(names, got["prompts"])))
+
+
+@pytest.mark.slow
+def test_webgpu_biases_and_layernorms_match_transformers(chromium, tmp_path):
+    weights = random_checkpoint(tmp_path / "model.safetensors")
+    prompts = [[464, 2068, 7586, 21831, 18045, 625, 262], [50256]]
+    got = _run(chromium, tmp_path, case_file(tmp_path, prompts), weights, "webgpu")
+    assert got["backend"] == "webgpu", got.get("fallback") or got.get("error")
+    assert_gpt2_parity(got, reference(load_reference_model(weights), prompts, [1]))
