@@ -16,6 +16,7 @@ config-inited          the gallery re-runs when the package moved  execution.rer
 builder-inited         drop execution caches of older packages     execution.prune_old_caches
 builder-inited         free the gallery's models before chapters   memory.release_models
 env-before-read-docs   the tiny model's files, for pages using it  widget.publish_tiny_files
+env-before-read-docs   the live page's scripts and parity data     live.publish_live_files
 source-read            no CDN on sphinx-gallery's timing page      assets.offline_execution_times
 html-page-context      scripts only on the pages that use them     assets.add_page_scripts
 html-page-context      ``layout: wide`` pages take the full width   layout.wide_pages
@@ -29,7 +30,7 @@ Not handled: parallel builds (``-j``) of the widget files; other builders than H
 from __future__ import annotations
 
 from .._version import __version__
-from . import assets, execution, layout, memory, preflight, quick, widget
+from . import assets, execution, layout, live, memory, preflight, quick, widget
 from .settings import DEFAULTS
 
 
@@ -44,6 +45,7 @@ def setup(app):
     app.connect("builder-inited", execution.prune_old_caches)
     app.connect("builder-inited", memory.release_models, priority=900)        # after sphinx-gallery (500)
     app.connect("env-before-read-docs", widget.publish_tiny_files)
+    app.connect("env-before-read-docs", live.publish_live_files)
     app.connect("source-read", assets.offline_execution_times)
     app.connect("html-page-context", assets.add_page_scripts)
     app.connect("html-page-context", layout.wide_pages)

@@ -2,8 +2,9 @@
 
 - plotly.js is copied once from the installed ``plotly`` package into the generated
   static folder (no CDN, no require.js) and added to pages that draw a figure;
-- the slideshow, explorer and widget scripts go only to pages whose HTML has their
-  markers (``llmbook-slideshow``, ``llmbook-explorer``, ``id="tinylm-widget"``);
+- the slideshow, explorer, widget and live-page scripts go only to pages whose HTML has
+  their markers (``llmbook-slideshow``, ``llmbook-explorer``, ``id="tinylm-widget"``,
+  ``id="llmbook-live"``);
 - sphinx-gallery's timing page loads jQuery and DataTables from CDNs: its table is kept,
   the scripts are dropped.
 
@@ -24,6 +25,8 @@ PAGE_SCRIPTS = (
     (("llmbook-slideshow",), ("slideshow.js",), 600),                 # after the page's own figures
     (("llmbook-explorer",), ("explorer.js",), 600),
     (('id="tinylm-widget"',), ("tinylm/widget-data.js", "tinylm/widget.js", "tinylm/widget-boot.js"), 600),
+    (('id="llmbook-live"',), ("tinylm/gpt2-tables.js", "tinylm/tokenizers.js", "tinylm/live-data.js", "tinylm/live.js",
+                              "tinylm/live-boot.js"), 600),
 )
 _CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
 

@@ -13,6 +13,9 @@ DEFAULTS = {
     "generated": "_generated",               # files the build makes: generated/static joins html_static_path
     "tiny_pages": ("part2/", "try/"),        # pages that load the tiny model's published files
     "gallery_dir": "auto_examples",          # where sphinx-gallery writes (for the staleness stamp)
+    "live_page": "try/live",                 # the live-prompt page (its scripts and parity reference)
+    "live_weights_url":                      # where that page downloads distilgpt2 (?weights= overrides)
+        "https://huggingface.co/distilbert/distilgpt2/resolve/main/model.safetensors",
 }
 
 

@@ -38,3 +38,12 @@ def visits(site, base_url, chromium):
     from tests.browser.visits import visit_every_page
 
     return visit_every_page(site, base_url, chromium, axe_source())
+
+
+@pytest.fixture(scope="session")
+def distilgpt2_file(tmp_path_factory):
+    """The book's stand-in distilgpt2 as the hub serves it: float32 model.safetensors, 353 MB."""
+    from llmbook.testing.hub import write_checkpoint
+
+    folder = tmp_path_factory.mktemp("distilgpt2")
+    return write_checkpoint("distilgpt2", folder / "model.safetensors", seed=0)

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from llmbook import capture, load_model
-from llmbook.testing.hub import write_checkpoint
 from tests.browser.harness import serve
 from tests.widget.gpt2_cases import BOUND, assert_gpt2_parity, case_file, load_reference_model, random_checkpoint, reference
 from tests.widget.node import ROOT
@@ -32,10 +31,9 @@ ATTENTION_LAYERS = [0, 5]
 
 
 @pytest.fixture(scope="module")
-def standin(tmp_path_factory):
+def standin(distilgpt2_file):
     """(folder served, the checkpoint, the book's stand-in and its traces, prompts as ids)."""
-    folder = tmp_path_factory.mktemp("gpt2-page")
-    weights = write_checkpoint("distilgpt2", folder / "model.safetensors", seed=0)
+    folder, weights = distilgpt2_file.parent, distilgpt2_file
     lm = load_model("distilgpt2", "standin")
     traces = {k: capture(lm, p) for k, p in PROMPTS.items()}
     ids = {k: t.token_ids for k, t in traces.items()}

@@ -1,0 +1,12 @@
+// Starts the live-prompt page (book/try/live.md): needs live-data.js (window.LLMBOOK_LIVE),
+// gpt2-tables.js and tokenizers.js (GPT-2's tokenizer) and live.js (window.llmbookLive) first.
+window.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("llmbook-live");
+  if (!root) return;
+  const tables = window.LLMBOOK_TOKENIZER_TABLES, make = window.llmbookTokenizers;
+  if (!window.LLMBOOK_LIVE || !window.llmbookLive || !tables || !make) {
+    root.textContent = "The page's scripts did not load (live-data.js, live.js, gpt2-tables.js, tokenizers.js); try reloading it.";
+    return;
+  }
+  window.llmbookLivePage = window.llmbookLive.live.mountLive(root, window.LLMBOOK_LIVE, make.gpt2(tables.gpt2));
+});

@@ -1,0 +1,123 @@
+// The numbers the live page shows that are not the engine's own output, each computed
+// from the live pass: the pick's filters, one head's attention stages, histograms.
+// Not handled: sampling streams equal to PyTorch's (a seeded pick repeats itself here only).
+
+import { mulberry32 } from "./rng.js";
+
+/** Indices of the k largest values, largest first. */
+export function topK(values, k) {
+  const idx = [];
+  for (let i = 0; i < values.length; i++) {
+    if (idx.length < k || values[i] > values[idx[idx.length - 1]]) {
+      let j = Math.min(idx.length, k - 1);
+      idx[j] = i;
+      while (j > 0 && values[idx[j]] > values[idx[j - 1]]) { [idx[j], idx[j - 1]] = [idx[j - 1], idx[j]]; j--; }
+    }
+  }
+  return idx.slice(0, k);
+}
+
+/** softmax in float64 sums: Float32Array of probabilities. */
+export function softmax(logits, temperature = 1) {
+  let max = -Infinity, sum = 0;
+  for (const x of logits) if (x > max) max = x;
+  const p = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) { p[i] = Math.exp((logits[i] - max) / temperature); sum += p[i]; }
+  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  return p;
+}
+
+/**
+ * The pick, in PyTorch's order (llmbook.Sampling): temperature, then top-k, then top-p, then a
+ * draw; greedy when mode is "greedy". -> {id, prob (the model's own), kept (candidates left),
+ * probs (after the filters), stages: [{name, kept}]}.
+ */
+export function pick(logits, { mode = "greedy", temperature = 1, topk = 0, topp = 1, rand = null } = {}) {
+  const own = softmax(logits), V = logits.length;
+  if (mode === "greedy") {
+    const id = topK(logits, 1)[0];
+    return { id, prob: own[id], kept: 1, probs: own, stages: [{ name: "argmax", kept: 1 }] };
+  }
+  const stages = [{ name: `temperature ${temperature}`, kept: V }];
+  let p = softmax(logits, temperature), order = null;
+  if (topk > 0 && topk < V) {
+    order = topK(p, topk);
+    const keep = new Set(order);
+    p = p.map((x, i) => (keep.has(i) ? x : 0));
+    stages.push({ name: `top-k ${topk}`, kept: topk });
+  }
+  if (topp < 1) {
+    order = order || topK(p, Math.min(V, 2000));
+    const goal = topp * sum(p);
+    let total = 0, n = 0;
+    for (const i of order) { total += p[i]; n++; if (total >= goal) break; }
+    const keep = new Set(order.slice(0, n));
+    p = p.map((x, i) => (keep.has(i) ? x : 0));
+    stages.push({ name: `top-p ${topp}`, kept: n });
+  }
+  const s = sum(p);
+  p = p.map((x) => x / s);
+  let u = (rand || Math.random)(), id = 0;
+  for (; id < V - 1; id++) { u -= p[id]; if (u < 0) break; }
+  while (p[id] === 0 && id > 0) id--;
+  return { id, prob: own[id], kept: stages.at(-1).kept, probs: p, stages };
+}
+
+function sum(p) { let s = 0; for (const x of p) s += x; return s; }
+
+export const seeded = (seed) => mulberry32(seed);
+
+/**
+ * One head of one layer, stage by stage, from the pass's qkv [T, 3d]:
+ * scores = Q Kᵀ, scaled = scores/√dh, masked (−∞ above the diagonal), probs = softmax rows,
+ * out = probs V ([T, dh]). Each [T, T] as a Float32Array.
+ */
+export function headStages(qkv, T, d, H, h) {
+  const dh = d / H, scale = 1 / Math.sqrt(dh);
+  const scores = new Float32Array(T * T), scaled = new Float32Array(T * T), masked = new Float32Array(T * T);
+  const probs = new Float32Array(T * T), out = new Float32Array(T * dh);
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) {
+      let s = 0;
+      for (let c = 0; c < dh; c++) s += qkv[i * 3 * d + h * dh + c] * qkv[j * 3 * d + d + h * dh + c];
+      scores[i * T + j] = s;
+      scaled[i * T + j] = s * scale;
+      masked[i * T + j] = j <= i ? s * scale : -Infinity;
+    }
+    const row = softmax(masked.subarray(i * T, (i + 1) * T));
+    probs.set(row, i * T);
+    for (let j = 0; j <= i; j++) for (let c = 0; c < dh; c++) out[i * dh + c] += row[j] * qkv[j * 3 * d + 2 * d + h * dh + c];
+  }
+  return { scores, scaled, masked, probs, out, dh };
+}
+
+/** Counts of values in `bins` equal bins over [min, max]: {edges, counts, min, max}. */
+export function histogram(values, bins = 60) {
+  let min = Infinity, max = -Infinity;
+  for (const v of values) { if (v < min) min = v; if (v > max) max = v; }
+  const counts = new Uint32Array(bins), w = (max - min) / bins || 1;
+  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - min) / w))]++;
+  return { counts, min, max, width: w };
+}
+
+/** Euclidean norm of row t of a [T, d] array. */
+export function rowNorm(a, t, d) {
+  let s = 0;
+  for (let c = 0; c < d; c++) s += a[t * d + c] ** 2;
+  return Math.sqrt(s);
+}
+
+/** Max |a − b| over two equal-length arrays. */
+export function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Human bytes: 1.2 MB, 36.0 kB. */
+export function bytes(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
