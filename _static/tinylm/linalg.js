@@ -66,11 +66,11 @@ export function matmul(C, A, B, M, K, N, accumulate = false) {
       C[i * N + j] += s0; C[(i + 1) * N + j] += s1; C[(i + 2) * N + j] += s2; C[(i + 3) * N + j] += s3;
     }
   }
-  for (let i = M4; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
-      C[i * N + j] += s;
+  for (let i = M4; i < M; i++) {                 // the last rows (a single row when decoding):
+    const c0 = i * N;                              // row i of C += A[i, k] · row k of B, so B is read in order
+    for (let k = 0; k < K; k++) {
+      const a = A[i * K + k], bk = k * N;
+      if (a !== 0) for (let j = 0; j < N; j++) C[c0 + j] += a * B[bk + j];
     }
   }
 }

@@ -184,6 +184,13 @@ async function download(url, ui) {
   return out.buffer;
 }
 
+/** A token as text; a piece of a UTF-8 character (an emoji or CJK split across tokens) as its bytes, ⟨e6 9d⟩. */
+function readable(tokenizer, id) {
+  const text = tokenizer.piece(id), raw = tokenizer.bytes && tokenizer.bytes(id);
+  if (!text.includes("\uFFFD") || !raw) return text;
+  return `⟨${raw.map((b) => b.toString(16).padStart(2, "0")).join("\u2009")}⟩`;
+}
+
 function settingsOf(ui) {
   const n = (input, lo, hi, fallback) => { const v = Number(input.value); return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : fallback; };
   return { generate: Math.round(n(ui.generate, 0, 200, 8)), mode: ui.mode.value, temperature: n(ui.temperature, 0.05, 5, 1),
@@ -201,7 +208,7 @@ async function runPrompt(m, ui, tokenizer, say) {
     cut = `Your prompt is ${ids.length.toLocaleString("en")} tokens; distilgpt2 sees ${ctx.toLocaleString("en")} positions and ${settings.generate} are kept for generation, so its first ${(ids.length - room).toLocaleString("en")} tokens were cut.`;
     ids = ids.slice(ids.length - room);
   }
-  const piece = (id) => ui.special[id] ?? tokenizer.piece(id), T = ids.length;
+  const piece = (id) => ui.special[id] ?? readable(tokenizer, id), T = ids.length;
   ui.steps.textContent = "";
   const cache = m.newCache(), t0 = performance.now();
   const pass = await m.forward(ids, { cache, logits: "last", attention: T <= 256 ? "all" : [Number(ui.layer.value)] });

@@ -13,7 +13,7 @@ const BYTES = { F32: 4, F16: 2, BF16: 2 };
 
 /** ArrayBuffer -> Map name -> {dtype, shape, data: Float32Array}; throws SafetensorsError naming the problem. */
 export function parseSafetensors(buffer) {
-  if (!(buffer instanceof ArrayBuffer)) throw new SafetensorsError("expected the file's bytes (an ArrayBuffer)");
+  if (Object.prototype.toString.call(buffer) !== "[object ArrayBuffer]") throw new SafetensorsError("expected the file's bytes (an ArrayBuffer)");
   const header = readHeader(buffer), start = 8 + header.length, out = new Map();
   for (const [name, info] of Object.entries(header.entries)) {
     out.set(name, { dtype: info.dtype, shape: info.shape, data: readTensor(buffer, start, name, info) });

@@ -48,6 +48,7 @@
         return ids;
       },
       piece(id) { return new TextDecoder().decode(Uint8Array.from(bytesOf[id])); },
+      bytes(id) { return bytesOf[id] ? bytesOf[id].slice() : null; },
     };
   }
 

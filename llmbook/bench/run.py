@@ -176,6 +176,10 @@ def run(quick: bool = False, only: str | None = None) -> dict:
 
         results["tiny"] = tiny_step(10 if quick else 30)
         results["widget"] = widget_steps(quick)
+    if only == "live" or (only is None and not quick):
+        from .live import live_engines
+
+        results["live"] = live_engines()
     if only == "load" or (only is None and not quick):
         from .load import load_peaks
 
@@ -222,6 +226,10 @@ def _print(r: dict) -> None:
         from .widget import print_widget
 
         print_widget(r["widget"], r["tiny"]["pytorch_1_threads_step_s"])
+    if "live" in r:
+        from .live import print_live
+
+        print_live(r["live"])
     if "load" in r:
         from .load import print_load
 

@@ -1,0 +1,137 @@
+"""The live page's engines on distilgpt2's shapes, against PyTorch on one thread.
+
+A 32-token prompt pass and 32 generated tokens (KV cache, greedy), on the book's seeded
+stand-in written as the hub serves it (float32 ``model.safetensors``, 353 MB): the same
+shapes and arithmetic as the real weights. PyTorch runs ``GPT2LMHeadModel`` with
+``torch.set_num_threads(1)`` in its own process; the page's CPU engine runs under Node and
+its WebGPU engine in headless Chromium (SwiftShader here: a CPU emulating a GPU, so the
+WebGPU row measures the code path, not a GPU). Medians of 5 timed runs after 1 warm-up.
+A missing piece (Node, Playwright, Chromium) is reported as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .widget import TINYLM
+
+PROMPT = 32
+NEW = 32
+
+_PYTORCH = """
+import json, statistics, time, torch, llmbook
+torch.set_num_threads(1)
+lm = llmbook.load_model("distilgpt2", "standin")
+ids = torch.arange(1000, 1000 + %(T)d)[None]
+def prompt():
+    with torch.no_grad():
+        t = time.perf_counter(); lm.model(ids); return time.perf_counter() - t
+def generate():
+    with torch.no_grad():
+        out = lm.model(ids, use_cache=True); past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        t = time.perf_counter()
+        for _ in range(%(N)d):
+            out = lm.model(nxt, past_key_values=past, use_cache=True)
+            past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        return time.perf_counter() - t
+prompt(); generate()
+print(json.dumps({"prompt_s": statistics.median(prompt() for _ in range(5)),
+                  "generate_s": statistics.median(generate() for _ in range(5))}))
+"""
+
+# An async function body (M: gpt2.js, bytes: the file's ArrayBuffer) -> timings.
+_JS = """
+const m = await M.createGPT2(M.parseSafetensors(bytes), { backend: %(backend)s });
+const ids = Array.from({ length: %(T)d }, (_, i) => 1000 + i), med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+const argmax = (r) => { let b = 0; for (let i = 1; i < r.length; i++) if (r[i] > r[b]) b = i; return b; };
+async function prompt() { const t = performance.now(); await m.forward(ids, { logits: "last", attention: "none" }); return (performance.now() - t) / 1000; }
+async function generate() {
+  const cache = m.newCache();
+  let next = argmax((await m.forward(ids, { cache, logits: "last", attention: "none" })).logits);
+  const t = performance.now();
+  for (let i = 0; i < %(N)d; i++) next = argmax((await m.forward([next], { cache, logits: "last", attention: "none" })).logits);
+  return (performance.now() - t) / 1000;
+}
+await prompt(); await generate();
+const p = [], g = [];
+for (let i = 0; i < 5; i++) { p.push(await prompt()); g.push(await generate()); }
+return { backend: m.backend, fallback: m.fallback || null, prompt_s: med(p), generate_s: med(g) };
+"""
+
+
+def _js(backend: str) -> str:
+    return _JS % {"backend": json.dumps(backend), "T": PROMPT, "N": NEW}
+
+
+def pytorch_one_thread() -> dict:
+    out = subprocess.run([sys.executable, "-c", _PYTORCH % {"T": PROMPT, "N": NEW}], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def node_cpu(weights: Path) -> dict:
+    if not shutil.which("node"):
+        return {"skipped": "Node.js is not installed"}
+    script = (f"const M = await import({json.dumps((TINYLM / 'gpt2.js').as_uri())});\n"
+              f"const fs = await import('node:fs');\nconst b = fs.readFileSync({json.dumps(str(weights))});\n"
+              "const bytes = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);\n"
+              f"const r = await (async () => {{ {_js('cpu')} }})();\nprocess.stdout.write(JSON.stringify(r));")
+    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def chromium_webgpu(weights: Path) -> dict:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return {"skipped": "playwright is not installed (pip install llmbook[test])"}
+    from .browser import CHROMIUM, browser, serve
+
+    if not Path(CHROMIUM).exists():
+        return {"skipped": f"Debian chromium not found at {CHROMIUM}"}
+    html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/gpt2.js';\nwindow.result = (async () => {"
+            "const bytes = await (await fetch('./model.safetensors')).arrayBuffer();" + _js("webgpu") +
+            "})().catch((e) => ({ error: String(e) }));\n</script>")
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-live-") as tmp:
+        (Path(tmp) / "tinylm").symlink_to(TINYLM)
+        (Path(tmp) / "model.safetensors").symlink_to(weights)
+        (Path(tmp) / "bench.html").write_text(html)
+        with serve(Path(tmp)) as url, browser() as ctx:
+            page = ctx.new_page()
+            page.goto(f"{url}/bench.html")
+            page.wait_for_function("window.result !== undefined", timeout=900_000)
+            result = page.evaluate("window.result")
+    if "error" in result:
+        raise RuntimeError(f"the live page's WebGPU benchmark failed in Chromium: {result['error']}")
+    return result
+
+
+def live_engines() -> dict:
+    from ..testing.hub import write_checkpoint
+
+    if not TINYLM.is_dir():
+        return {"skipped": f"no source checkout ({TINYLM} is missing)"}
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-gpt2-") as tmp:
+        weights = write_checkpoint("distilgpt2", Path(tmp) / "model.safetensors", seed=0)
+        return {"pytorch": pytorch_one_thread(), "cpu": node_cpu(weights), "webgpu": chromium_webgpu(weights)}
+
+
+def print_live(r: dict) -> None:
+    if "skipped" in r:
+        print(f"{'live page engines':<44}{'skipped':>12}  ({r['skipped']})")
+        return
+    base = r["pytorch"]
+    for key, label in (("cpu", "CPU engine (Node)"), ("webgpu", "WebGPU engine (Chromium)")):
+        x = r[key]
+        if "skipped" in x:
+            print(f"{'live ' + label:<44}{'skipped':>12}  ({x['skipped']})")
+            continue
+        fell = f", FELL BACK to {x['backend']}: {x['fallback']}" if x["backend"] != key else ""
+        print(f"{'live ' + str(PROMPT) + '-token prompt, ' + label:<44}{x['prompt_s'] * 1e3:>10.1f}ms"
+              f"{base['prompt_s'] * 1e3:>10.1f}ms{x['prompt_s'] / base['prompt_s']:>8.2f}  (vs PyTorch 1 thread{fell})")
+        print(f"{'live generation, ' + label:<44}{NEW / x['generate_s']:>8.1f}tok/s{NEW / base['generate_s']:>7.1f}tok/s"
+              f"{base['generate_s'] / x['generate_s']:>8.2f}  (tokens/s vs PyTorch 1 thread, KV cache, {NEW} tokens)")
