@@ -57,10 +57,13 @@ def publish_live_files(app, env, docnames) -> None:
 
 
 def parity_reference() -> dict:
-    """The book's distilgpt2 prompt: ids, last-position logits (float32, base64), their weights."""
+    """The book's distilgpt2 prompt: ids, last-position logits (float32, base64), their weights.
+    The trace is cached, so the walk-through chapter reuses it; a model loaded for it is let go."""
+    from ..lm.models import _load
     from ..part1.book_traces import book_trace
 
     trace = book_trace("distilgpt2-months")
+    _load.cache_clear()                       # the chapters' kernels load their own
     logits = np.ascontiguousarray(trace.arrays["logits"][len(trace.token_ids) - 1], dtype="<f4")
     prov = trace.provenance
     label = ("stand-in weights (seeded, real architecture) in float32" if trace.is_standin

@@ -74,3 +74,9 @@ def test_the_provenance_names_the_hub_revision(hosted):
     for model in ("distilgpt2", "tinyllama"):
         assert revision_of(model) in html, model
     assert "revision None" not in html and not re.search(r"<code[^>]*>None</code>", html)
+
+
+def test_the_live_pages_parity_reference_is_the_real_models(hosted):
+    """The live page compares a reader's logits with the real weights' (named by revision)."""
+    parity = (Path(hosted["html"]) / "_static" / "tinylm" / "live-parity.js").read_text()
+    assert '"is_standin":false' in parity and revision_of("distilgpt2") in parity
