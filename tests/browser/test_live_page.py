@@ -157,3 +157,27 @@ def test_the_page_without_weights_is_under_1_mb(site):
     files = [site / PAGE] + [site / "_static" / s for s in scripts]
     total = sum(f.stat().st_size for f in files)
     assert total < 1_000_000, {f.name: f.stat().st_size for f in files}
+
+
+SMALL_GPU = """
+const real = Object.getOwnPropertyDescriptor(GPUAdapter.prototype, 'limits').get;
+Object.defineProperty(GPUAdapter.prototype, 'limits', { get() {
+  const l = real.call(this), out = {};
+  for (const k in l) out[k] = l[k];
+  out.maxStorageBufferBindingSize = 128 * 2 ** 20;
+  return out;
+} });
+"""
+
+
+def test_a_gpu_too_small_for_the_weights_hands_over_to_the_cpu(chromium, base_url, distilgpt2_file):
+    """An adapter that binds 128 MiB per buffer cannot hold wte (147 MiB): the CPU engine runs, and says why."""
+    page, log = _open(chromium, f"{base_url}/{PAGE}", init_script=SMALL_GPU)
+    try:
+        _load_file(page, distilgpt2_file)
+        assert page.locator(".tlm-badge").first.inner_text() == "engine: CPU (WebAssembly)"
+        assert "binds at most 128 MiB per buffer; the token embedding needs 147 MiB" in _message(page)
+        _run(page, "Still works")
+        assert page.locator("[data-step=Done]").count() == 1
+    finally:
+        page.close()
