@@ -1,6 +1,8 @@
 // What both GPT-2 engines share (gpt2.js on the CPU, gpt2-webgpu.js): the checkpoint's
-// shapes, the KV cache's size, and the checks on a forward's input.
-// Not handled: GPT-2 variants with another MLP width than 4·n_embd.
+// shapes, the KV cache's size, the checks on a forward's input, and the host-side
+// embedding lookup and logit lens. Not handled: GPT-2 variants with another MLP width than 4·n_embd.
+
+import { layerNorm } from "./cpu.js";
 
 /** The checkpoint's shapes for a config: name -> shape (Conv1D weights are [in, out]). */
 export function gpt2Shapes(c) {
@@ -46,4 +48,33 @@ export function keptLayers(option, L) {
   if (option === undefined || option === "all") return new Set(Array.from({ length: L }, (_, i) => i));
   if (option === "none") return new Set();
   return new Set(option);
+}
+
+/** Each token's row of wte and its position's row of wpe: {token, position}, each [T, d]. */
+export function embed(w, ids, past, d) {
+  const T = ids.length, token = new Float32Array(T * d), position = new Float32Array(T * d);
+  for (let t = 0; t < T; t++) {
+    token.set(w.wte.subarray(ids[t] * d, (ids[t] + 1) * d), t * d);
+    position.set(w.wpe.subarray((past + t) * d, (past + t + 1) * d), t * d);
+  }
+  return { token, position };
+}
+
+/** x [rows, d] times wteᵀ, one dot product per vocabulary row (no transposed copy): [rows, V]. */
+export function tiedHead(wte, x, rows, d) {
+  const V = wte.length / d, y = new Float32Array(rows * V);
+  for (let r = 0; r < rows; r++) {
+    const xr = x.subarray(r * d, (r + 1) * d);
+    for (let v = 0; v < V; v++) {
+      let s = 0;
+      for (let c = 0, o = v * d; c < d; c++) s += xr[c] * wte[o + c];
+      y[r * V + v] = s;
+    }
+  }
+  return y;
+}
+
+/** The logit lens: one residual row [d] through ln_f and the tied head -> [V]. */
+export function lens(w, row, d) {
+  return tiedHead(w.wte, layerNorm(row, w.lnf[0], w.lnf[1], 1, d).y, 1, d);
 }

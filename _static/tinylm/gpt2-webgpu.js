@@ -9,7 +9,7 @@
 // devices, training, a device too small for the weights (the error names the size and
 // createGPT2 falls back to the CPU engine).
 
-import { checkIds, KVCache, keptLayers } from "./gpt2-common.js";
+import { checkIds, embed, KVCache, keptLayers, lens } from "./gpt2-common.js";
 import { KERNELS } from "./kernels.js";
 
 const INDEX = /* wgsl */ `
@@ -252,7 +252,7 @@ class GPT2GPU {
       attention: probs.map((p, l) => (keep.has(l) ? [p, H * T * Tk] : null)) });
     if (cache) cache.length = Tk;
     got.logits = unpad(got.logits, rows, V, V4);
-    return { past, T, logitRows: rows, embeddings: hostEmbeddings(this.host, ids, past, d), ...got };
+    return { past, T, logitRows: rows, embeddings: embed(this.host, ids, past, d), ...got };
   }
 
   async run(ops, tmp, wanted) {
@@ -285,7 +285,7 @@ class GPT2GPU {
   }
 
   /** The head's logits for any residual row (the logit lens), on the host weights. */
-  lens(row) { return hostLens(this.host, row, this.config); }
+  lens(row) { return lens(this.host, row, this.config.n_embd); }
 
   destroy() { this.device.destroy(); }
 }
@@ -294,30 +294,5 @@ class GPT2GPU {
 function unpad(padded, rows, V, V4) {
   const out = new Float32Array(rows * V);
   for (let r = 0; r < rows; r++) out.set(padded.subarray(r * V4, r * V4 + V), r * V);
-  return out;
-}
-
-function hostEmbeddings(w, ids, past, d) {
-  const T = ids.length, token = new Float32Array(T * d), position = new Float32Array(T * d);
-  for (let t = 0; t < T; t++) {
-    token.set(w.wte.subarray(ids[t] * d, (ids[t] + 1) * d), t * d);
-    position.set(w.wpe.subarray((past + t) * d, (past + t + 1) * d), t * d);
-  }
-  return { token, position };
-}
-
-function hostLens(w, row, config) {
-  const d = config.n_embd, V = config.vocab_size, [g, b] = w.lnf, y = new Float32Array(d), out = new Float32Array(V);
-  let mu = 0, v = 0;
-  for (let c = 0; c < d; c++) mu += row[c];
-  mu /= d;
-  for (let c = 0; c < d; c++) v += (row[c] - mu) ** 2;
-  const r = 1 / Math.sqrt(v / d + 1e-5);
-  for (let c = 0; c < d; c++) y[c] = (row[c] - mu) * r * g[c] + b[c];
-  for (let t = 0; t < V; t++) {
-    let s = 0;
-    for (let c = 0, o = t * d; c < d; c++) s += y[c] * w.wte[o + c];
-    out[t] = s;
-  }
   return out;
 }

@@ -12,7 +12,7 @@
 // caller cuts the prompt), checkpoints whose head size is not 64 without opts.n_head.
 
 import { layerNorm } from "./cpu.js";
-import { checkIds, gpt2Shapes, KVCache, keptLayers } from "./gpt2-common.js";
+import { checkIds, embed, gpt2Shapes, KVCache, keptLayers, lens, tiedHead } from "./gpt2-common.js";
 import { createGPT2GPU } from "./gpt2-webgpu.js";
 import { attentionWasm, gelu, matmul, transpose } from "./linalg.js";
 
@@ -112,11 +112,7 @@ class GPT2CPU {
     const past = cache ? cache.length : 0;
     ids = checkIds(ids, this.config, past);
     const T = ids.length, keep = keptLayers(attention, L);
-    const token = new Float32Array(T * d), position = new Float32Array(T * d), x = new Float32Array(T * d);
-    for (let t = 0; t < T; t++) {
-      token.set(w.wte.subarray(ids[t] * d, (ids[t] + 1) * d), t * d);
-      position.set(w.wpe.subarray((past + t) * d, (past + t + 1) * d), t * d);
-    }
+    const { token, position } = embed(w, ids, past, d), x = new Float32Array(T * d);
     for (let i = 0; i < T * d; i++) x[i] = token[i] + position[i];
     const out = { past, T, embeddings: { token, position }, residual: [x.slice()], attention: [], qkv: [] };
     for (let l = 0; l < L; l++) {
@@ -139,28 +135,16 @@ class GPT2CPU {
 
   /** rows of LN_f output [rows, d] -> logits [rows, V] = x wteᵀ (the tied head). */
   head(x, rows) {
-    const { n_embd: d, vocab_size: V } = this.config, y = new Float32Array(rows * V), wte = this.w.wte;
-    if (rows >= 4) {
-      this.wteT = this.wteT || transpose(new Float32Array(d * V), wte, V, d);
-      matmul(y, x, this.wteT, rows, d, V);
-      return y;
-    }
-    for (let r = 0; r < rows; r++) {
-      const xr = x.subarray(r * d, (r + 1) * d);
-      for (let v = 0; v < V; v++) {
-        let s = 0;
-        for (let c = 0, o = v * d; c < d; c++) s += xr[c] * wte[o + c];
-        y[r * V + v] = s;
-      }
-    }
+    const { n_embd: d, vocab_size: V } = this.config;
+    if (rows < 4) return tiedHead(this.w.wte, x, rows, d);
+    this.wteT = this.wteT || transpose(new Float32Array(d * V), this.w.wte, V, d);
+    const y = new Float32Array(rows * V);
+    matmul(y, x, this.wteT, rows, d, V);
     return y;
   }
 
   /** The head's logits for any residual row (the logit lens): LN_f then wteᵀ. */
-  lens(row) {
-    const d = this.config.n_embd;
-    return this.head(layerNorm(row, this.w.lnf[0], this.w.lnf[1], 1, d).y, 1);
-  }
+  lens(row) { return lens(this.w, row, this.config.n_embd); }
 }
 
 /**

@@ -2,7 +2,7 @@
 // from the live pass: the pick's filters, one head's attention stages, histograms.
 // Not handled: sampling streams equal to PyTorch's (a seeded pick repeats itself here only).
 
-import { mulberry32 } from "./rng.js";
+import { nextTokenProbs, softmax } from "./decode.js";
 
 /** Indices of the k largest values, largest first. */
 export function topK(values, k) {
@@ -17,55 +17,34 @@ export function topK(values, k) {
   return idx.slice(0, k);
 }
 
-/** softmax in float64 sums: Float32Array of probabilities. */
-export function softmax(logits, temperature = 1) {
-  let max = -Infinity, sum = 0;
-  for (const x of logits) if (x > max) max = x;
-  const p = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) { p[i] = Math.exp((logits[i] - max) / temperature); sum += p[i]; }
-  for (let i = 0; i < p.length; i++) p[i] /= sum;
-  return p;
-}
-
 /**
- * The pick, in PyTorch's order (llmbook.Sampling): temperature, then top-k, then top-p, then a
- * draw; greedy when mode is "greedy". -> {id, prob (the model's own), kept (candidates left),
- * probs (after the filters), stages: [{name, kept}]}.
+ * The pick, in PyTorch's order (llmbook.Sampling): temperature and top-k (decode.js's
+ * nextTokenProbs, as the widget samples), then top-p, then a draw from `rand` (a seeded
+ * mulberry32: no unseeded randomness); greedy when mode is "greedy".
+ * -> {id, prob (the model's own), kept (candidates left), stages: [{name, kept}]}.
  */
-export function pick(logits, { mode = "greedy", temperature = 1, topk = 0, topp = 1, rand = null } = {}) {
+export function pick(logits, { mode = "greedy", temperature = 1, topk = 0, topp = 1 } = {}, rand) {
   const own = softmax(logits), V = logits.length;
   if (mode === "greedy") {
     const id = topK(logits, 1)[0];
-    return { id, prob: own[id], kept: 1, probs: own, stages: [{ name: "argmax", kept: 1 }] };
+    return { id, prob: own[id], kept: 1, stages: [{ name: "argmax", kept: 1 }] };
   }
+  let p = nextTokenProbs(logits, { temperature, topK: topk });
   const stages = [{ name: `temperature ${temperature}`, kept: V }];
-  let p = softmax(logits, temperature), order = null;
-  if (topk > 0 && topk < V) {
-    order = topK(p, topk);
-    const keep = new Set(order);
-    p = p.map((x, i) => (keep.has(i) ? x : 0));
-    stages.push({ name: `top-k ${topk}`, kept: topk });
-  }
+  if (topk > 0 && topk < V) stages.push({ name: `top-k ${topk}`, kept: p.filter((x) => x > 0).length });
   if (topp < 1) {
-    order = order || topK(p, Math.min(V, 2000));
-    const goal = topp * sum(p);
+    const order = topK(p, Math.min(V, 2000));
     let total = 0, n = 0;
-    for (const i of order) { total += p[i]; n++; if (total >= goal) break; }
+    for (const i of order) { total += p[i]; n++; if (total >= topp) break; }
     const keep = new Set(order.slice(0, n));
-    p = p.map((x, i) => (keep.has(i) ? x : 0));
+    p = p.map((x, i) => (keep.has(i) ? x / total : 0));
     stages.push({ name: `top-p ${topp}`, kept: n });
   }
-  const s = sum(p);
-  p = p.map((x) => x / s);
-  let u = (rand || Math.random)(), id = 0;
+  let u = rand(), id = 0;
   for (; id < V - 1; id++) { u -= p[id]; if (u < 0) break; }
-  while (p[id] === 0 && id > 0) id--;
-  return { id, prob: own[id], kept: stages.at(-1).kept, probs: p, stages };
+  while (p[id] === 0 && id > 0) id--;                 // rounding left u over: the last candidate
+  return { id, prob: own[id], kept: stages.at(-1).kept, stages };
 }
-
-function sum(p) { let s = 0; for (const x of p) s += x; return s; }
-
-export const seeded = (seed) => mulberry32(seed);
 
 /**
  * One head of one layer, stage by stage, from the pass's qkv [T, 3d]:

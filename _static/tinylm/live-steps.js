@@ -4,7 +4,8 @@
 // the page through textContent only. Not handled: high-DPI canvases.
 
 import { el } from "./dom.js";
-import { headStages, histogram, maxAbsDiff, rowNorm, softmax, topK } from "./live-math.js";
+import { softmax } from "./decode.js";
+import { headStages, histogram, maxAbsDiff, rowNorm, topK } from "./live-math.js";
 
 export const STEPS = ["Input", "Tokenize", "Embed", "Layers", "Logits", "Softmax", "Sample", "Loop", "Done"];
 export const COLOURS = { layers: "#4c72b0", logits: "#8c8c8c", softmax: "#55a868", pick: "#d95f02", candidate: "#9ecae1",
@@ -46,7 +47,7 @@ function table(head, rows) {
   return el("div", { class: "llmbook-live-scroll" }, t);
 }
 
-export function renderInput(text, ids, cut) {
+export function renderInput(text, cut) {
   const s = stepSection(0, `${[...text].length} characters, ${new TextEncoder().encode(text).length} bytes of UTF-8.`);
   s.append(el("pre", { class: "llmbook-live-prompt", text }));
   if (cut) s.append(el("p", { class: "tlm-message", text: cut }));

@@ -11,7 +11,8 @@
 
 import { el, field, fromBase64, select } from "./dom.js";
 import { createGPT2, parseSafetensors } from "./gpt2.js";
-import { bytes, maxAbsDiff, pick, seeded } from "./live-math.js";
+import { mulberry32 } from "./rng.js";
+import { bytes, maxAbsDiff, pick } from "./live-math.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,
   renderSoftmax, renderTokens } from "./live-steps.js";
 
@@ -214,7 +215,7 @@ async function runPrompt(m, ui, tokenizer, say) {
   const pass = await m.forward(ids, { cache, logits: "last", attention: T <= 256 ? "all" : [Number(ui.layer.value)] });
   const passMs = performance.now() - t0, d = m.config.n_embd, last = pass.logits;
   const lens = pass.residual.map((r) => m.lens(r.subarray((T - 1) * d, T * d)));
-  ui.steps.append(renderInput(text, ids, cut), renderTokens(ids, piece), renderEmbed(pass, ids, piece, d));
+  ui.steps.append(renderInput(text, cut), renderTokens(ids, piece), renderEmbed(pass, ids, piece, d));
   const layers = renderLayers(pass, lens, piece, m.config), attention = el("div");
   layers.append(el("h4", { text: "One head, step by step" }), el("div", { class: "tlm-row" }, field("Layer", ui.layer), field("Head", ui.head)), attention);
   ui.redrawAttention = async () => {
@@ -223,7 +224,7 @@ async function runPrompt(m, ui, tokenizer, say) {
     attention.replaceChildren(renderAttention(p, m.config, piece, ids, Number(ui.layer.value), Number(ui.head.value)));
   };
   await ui.redrawAttention();
-  const rand = seeded(settings.seed), choice = pick(last, { ...settings, rand });
+  const rand = mulberry32(settings.seed), choice = pick(last, settings, rand);
   ui.steps.append(layers, renderLogits(last, piece), renderSoftmax(last, piece), renderSample(choice, settings, piece));
   const loop = renderLoop(m.config), out = [...ids];
   ui.steps.append(loop.section);
@@ -233,7 +234,7 @@ async function runPrompt(m, ui, tokenizer, say) {
     const t = performance.now(), step = await m.forward([next.id], { cache, logits: "last", attention: "none" }), ms = performance.now() - t;
     genMs += ms;
     loop.add([g + 1, piece(next.id).replace(/\n/g, "\u21b5"), prob(next.prob), cache.length, bytes(cache.bytes), ms.toFixed(0)]);
-    next = pick(step.logits, { ...settings, rand });
+    next = pick(step.logits, settings, rand);
   }
   const n = out.length - T;
   ui.steps.append(renderDone(out, T, piece, `The prompt pass took ${passMs.toFixed(0)} ms for ${T} tokens on ${m.backend === "webgpu" ? "WebGPU" : "the CPU"}; ` +

@@ -28,6 +28,17 @@ CHROMIUM_ARGS = [
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+def browser_missing() -> str | None:
+    """Why this machine cannot drive Chromium here (printed as "skipped"), or None if it can."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install llmbook[test])"
+    if not Path(CHROMIUM).exists():
+        return f"Debian chromium not found at {CHROMIUM}"
+    return None
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     mounts: dict[str, str] = {}
 

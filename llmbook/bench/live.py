@@ -85,14 +85,10 @@ def node_cpu(weights: Path) -> dict:
 
 
 def chromium_webgpu(weights: Path) -> dict:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return {"skipped": "playwright is not installed (pip install llmbook[test])"}
-    from .browser import CHROMIUM, browser, serve
+    from .browser import browser, browser_missing, serve
 
-    if not Path(CHROMIUM).exists():
-        return {"skipped": f"Debian chromium not found at {CHROMIUM}"}
+    if browser_missing():
+        return {"skipped": browser_missing()}
     html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/gpt2.js';\nwindow.result = (async () => {"
             "const bytes = await (await fetch('./model.safetensors')).arrayBuffer();" + _js("webgpu") +
             "})().catch((e) => ({ error: String(e) }));\n</script>")

@@ -66,14 +66,10 @@ def js_cpu_step(steps: int = 8, warmup: int = 2, kernel: str = "wasm") -> dict:
 def webgpu_step(steps: int = 4, warmup: int = 1) -> dict:
     if not TINYLM.is_dir():
         return {"skipped": f"no source checkout ({TINYLM} is missing)"}
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return {"skipped": "playwright is not installed (pip install llmbook[test])"}
-    from .browser import CHROMIUM, browser, serve
+    from .browser import browser, browser_missing, serve
 
-    if not Path(CHROMIUM).exists():
-        return {"skipped": f"Debian chromium not found at {CHROMIUM}"}
+    if browser_missing():
+        return {"skipped": browser_missing()}
     page_html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/model.js';\n"
                  "import * as R from './tinylm/rng.js';\nimport * as L from './tinylm/linalg.js';\nwindow.result = (async () => {" + _body("webgpu", steps, warmup) +
                  "})().catch((e) => ({ error: String(e) }));\n</script>")

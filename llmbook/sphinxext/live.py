@@ -29,7 +29,7 @@ from .bundle import bundle
 from .settings import path, settings
 
 MODULES = ("layout", "simd", "linalg", "cpu", "kernels", "safetensors", "gpt2-common", "gpt2-webgpu", "gpt2", "rng",
-           "bpe", "dom", "live-math", "live-steps", "live")
+           "decode", "bpe", "dom", "live-math", "live-steps", "live")
 WEIGHTS_MB = 353                       # about the published file's size (82 M float32 values), on the button
 
 

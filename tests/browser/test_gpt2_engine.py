@@ -39,9 +39,8 @@ def standin(distilgpt2_file):
     ids = {k: t.token_ids for k, t in traces.items()}
     ids["long"] = ids["long"][:200]
     assert len(ids["long"]) == 200 and len(ids["one"]) == 1
-    for k in ("long",):
-        traces[k] = capture(lm, lm.tokenizer.decode(ids[k]))
-        assert traces[k].token_ids == ids[k]
+    traces["long"] = capture(lm, lm.tokenizer.decode(ids["long"]))      # the first 200 tokens' text
+    assert traces["long"].token_ids == ids["long"]
     return folder, weights, traces, ids
 
 
