@@ -93,6 +93,22 @@ def train(model: TinyTransformer, train_ids: np.ndarray, val_ids: np.ndarray,
         torch.use_deterministic_algorithms(before)
 
 
+def train_step(model: TinyTransformer, opt: torch.optim.Optimizer,
+               inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """One optimisation step on [B, T] inputs and their targets (the inputs shifted by one).
+
+    Returns the loss measured *before* the update. A NaN or infinite loss raises
+    :class:`TrainingDiverged` before any weight changes.
+    """
+    loss = model.loss(inputs, targets)   # mean cross-entropy: -ln p(target) over all B·T positions
+    if not math.isfinite(loss.item()):
+        raise TrainingDiverged(f"loss became {loss.item()}")
+    opt.zero_grad(set_to_none=True)   # gradients add up in .grad: clear last step's
+    loss.backward()                   # backpropagation: d loss / d every parameter
+    opt.step()                        # AdamW moves each weight against its gradient
+    return loss.item()
+
+
 def _train(model, train_ids, val_ids, cfg, progress) -> History:
     from tqdm.auto import tqdm
 
@@ -115,14 +131,12 @@ def _train(model, train_ids, val_ids, cfg, progress) -> History:
             bar.set_postfix(train=f"{hist.train_loss[-1]:.3f}", val=f"{hist.val_loss[-1]:.3f}")
         if step == cfg.steps:
             break
-        loss = model.loss(*random_windows(train_ids, cfg.batch_size, T, gen))
-        if not math.isfinite(loss.item()):
-            raise TrainingDiverged(f"loss became {loss.item()} at step {step} (learning rate "
-                                   f"{cfg.lr} too high?); the weights are from step {step - 1}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        hist.step_loss.append(loss.item())
+        inputs, targets = random_windows(train_ids, cfg.batch_size, T, gen)
+        try:
+            hist.step_loss.append(train_step(model, opt, inputs, targets))
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"{err} at step {step} (learning rate {cfg.lr} too high?); "
+                                   f"the weights are from step {step - 1}") from None
     hist.seconds = time.perf_counter() - start
     hist.tokens_per_second = cfg.steps * cfg.batch_size * T / hist.seconds
     model.eval()
