@@ -7,6 +7,17 @@ traces from other libraries (they have no ``provenance``).
 
 from __future__ import annotations
 
+import html
+
+
+def plotly_text(text: str) -> str:
+    """Token text made safe for plotly, which reads labels as a small HTML dialect.
+
+    Without this, TinyLlama's ``<s>`` and ``</s>`` are taken for tags and draw as nothing.
+    Not handled: text that is *meant* as plotly markup (titles with ``<b>``); escape only data.
+    """
+    return html.escape(str(text), quote=False)
+
 
 def prob(p: float) -> str:
     """A probability as a reader should see it: ``0.42``, ``0.013``, ``3.1e-4``; never a bare ``0.00``."""

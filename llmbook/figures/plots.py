@@ -7,6 +7,8 @@ grows with ``room``). Not handled: subplot-specific margins (callers add ``room`
 
 from __future__ import annotations
 
+from .labels import plotly_text
+
 AXIS_TITLE_ROOM = 30      # pixels an x-axis title takes below its tick labels
 CHAR_PX = 7               # width of one character of a 12 px tick label, about
 
@@ -99,5 +101,6 @@ def _slider(frame_names, labels, prefix: str, active: int, top: int, value_at: s
 
 
 def token_labels(tokens: list[str]) -> list[str]:
-    """Token strings made visible on an axis: spaces as ␣, newlines as ↵, position prefix."""
-    return [f"{i}:{t.replace(' ', '␣').replace(chr(10), '↵')}" for i, t in enumerate(tokens)]
+    """Token strings made visible on an axis: spaces as ␣, newlines as ↵, a position prefix (so a
+    repeated token keeps its own row: plotly merges equal category labels), escaped for plotly."""
+    return [f"{i}:{plotly_text(t.replace(' ', '␣').replace(chr(10), '↵'))}" for i, t in enumerate(tokens)]
