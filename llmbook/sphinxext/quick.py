@@ -1,6 +1,7 @@
 """Quick author builds: a few chapters, or no gallery, chosen from the environment.
 
-- ``LLMBOOK_ONLY=part1/verify[,…]``: build just these chapters and the landing page;
+- ``LLMBOOK_ONLY=part1/verify[,…]``: build just these chapters, the landing page and the
+  glossary (chapters link their terms to it);
   links to the pages left out are not warnings in such a build.
 - ``LLMBOOK_GALLERY=0``: leave sphinx-gallery out (``conf.py`` asks :func:`gallery_enabled`).
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+ALWAYS = ["index", "glossary"]     # kept in a partial build
 QUIET_WHEN_PARTIAL = ["toc.excluded", "toc.not_readable", "ref.doc", "ref.ref"]
 
 
@@ -32,6 +34,6 @@ def exclude_other_chapters(app, config) -> None:
         return
     src = Path(app.srcdir)
     others = [str(p.relative_to(src)) for p in src.rglob("*.md")
-              if "_build" not in p.parts and str(p.relative_to(src).with_suffix("")) not in [*only, "index"]]
+              if "_build" not in p.parts and str(p.relative_to(src).with_suffix("")) not in [*only, *ALWAYS]]
     config.exclude_patterns = [*config.exclude_patterns, *others, "auto_examples", "sg_execution_times.rst"]
     config.suppress_warnings = [*config.suppress_warnings, *QUIET_WHEN_PARTIAL]
