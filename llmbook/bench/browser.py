@@ -84,14 +84,14 @@ class PageLog:
 
 
 @contextmanager
-def browser():
+def browser(width: int = 1280):
     """A headless Debian Chromium with a fresh profile (Playwright, no downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="llmbook-chromium-") as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
+            viewport={"width": width, "height": 900})
         try:
             yield context
         finally:

@@ -1,4 +1,7 @@
-"""Screenshots of built pages, as a reader sees them (``python -m tests.browser.harness``).
+"""Screenshots of built pages, as a reader sees them.
+
+``python -m tests.browser.harness SITE OUT [--width=390] [--dark] PAGE.html...`` (full pages) or
+``python -m tests.browser.harness --slides SITE OUT [--dark] PAGE.html...`` (one PNG per slide).
 
 Serving and the browser itself live in :mod:`llmbook.bench.browser`, shared with
 ``llmbook bench``; this module re-exports them for the tests.
@@ -14,17 +17,17 @@ __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "LOOPBACK", "PageLog", "browser", "open_
            "screenshot_pages", "screenshot_slides"]
 
 
-def screenshot_pages(site: Path, pages: list[str], out: Path, dark: bool = False) -> list[Path]:
-    """Full-page PNGs of built pages, for looking at what a reader sees."""
+def screenshot_pages(site: Path, pages: list[str], out: Path, dark: bool = False, width: int = 1280) -> list[Path]:
+    """Full-page PNGs of built pages at a viewport ``width``, for looking at what a reader sees."""
     out.mkdir(parents=True, exist_ok=True)
     shots = []
-    with serve(site) as base, browser() as ctx:
+    with serve(site) as base, browser(width) as ctx:
         for rel in pages:
             page, _ = open_page(ctx, f"{base}/{rel}")
             if dark:
                 page.evaluate("document.documentElement.dataset.theme = 'dark'")
             page.wait_for_timeout(800)
-            path = out / (rel.replace("/", "_").replace(".html", "") + ("-dark" if dark else "") + ".png")
+            path = out / f"{rel.replace('/', '_').replace('.html', '')}-{width}{'-dark' if dark else ''}.png"
             page.screenshot(path=str(path), full_page=True)
             shots.append(path)
             page.close()
@@ -68,7 +71,8 @@ if __name__ == "__main__":
 
     args = sys.argv[1:]
     dark = "--dark" in args
-    args = [a for a in args if a != "--dark"]
+    width = int(next((a.split("=", 1)[1] for a in args if a.startswith("--width=")), 1280))
+    args = [a for a in args if a != "--dark" and not a.startswith("--width=")]
     if args and args[0] == "--slides":
         _, site, out, *pages = args
         for rel in pages:
@@ -76,5 +80,5 @@ if __name__ == "__main__":
                 print(p)
     else:
         site, out, *pages = args
-        for p in screenshot_pages(Path(site), pages, Path(out), dark=dark):
+        for p in screenshot_pages(Path(site), pages, Path(out), dark=dark, width=width):
             print(p)
