@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 ALWAYS = ["index", "glossary"]     # kept in a partial build
-QUIET_WHEN_PARTIAL = ["toc.excluded", "toc.not_readable", "ref.doc", "ref.ref"]
+QUIET_WHEN_PARTIAL = ["toc.excluded", "toc.not_readable", "ref.doc", "ref.ref", "myst.xref_missing"]
 
 
 def only_chapters() -> list[str]:
