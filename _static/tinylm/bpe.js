@@ -72,10 +72,10 @@ export function decode(ids, merges, table = vocabBytes(merges)) {
     bytes.set(table[i], at);
     at += table[i].length;
   }
-  return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes);
 }
 
 /** One token's text for display: its bytes decoded, invalid bytes as U+FFFD. */
 export function tokenText(id, table) {
-  return new TextDecoder("utf-8", { fatal: false }).decode(table[id]);
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(table[id]);
 }

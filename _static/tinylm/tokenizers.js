@@ -1,7 +1,12 @@
 // GPT-2's and Llama's real tokenizers in the page, from tables the build exports
-// (llmbook/tokenizer_tables.py). Same ids as the Python tokenizers: tests check it.
-// A classic script: window.llmbookTokenizers.{gpt2, llama}(tables) -> {encode, pieces}.
-// Not handled: special tokens typed as text (tokenized as plain text).
+// (llmbook/part1/tokenizer_tables.py). The ids are the models' training tokenizers' own, and the
+// fuzz suite (tests/lm/test_tokenizer_fuzz.py) holds them to it: GPT-2 = HF `tokenizers` on GPT-2's
+// BPE files; Llama = `sentencepiece` on its tokenizer.model (its BPE: merge the adjacent pair whose
+// merged piece scores highest, leftmost first; unknown characters fall back to bytes).
+// A classic script: window.llmbookTokenizers.{gpt2, llama}(tables) -> {encode, piece}.
+// Text is text: a typed "<s>" or "<|endoftext|>" is ordinary characters. A lone surrogate (half a
+// UTF-16 pair) is read as U+FFFD, as TextEncoder does.
+// Not handled: SentencePiece user-defined symbols (Llama has none), sampling (BPE-dropout).
 (() => {
   /** Merge the lowest-ranked adjacent pair (all its occurrences, left to right) until none is left. */
   function bpe(symbols, rank, merged) {
@@ -29,7 +34,11 @@
   }
 
   const utf8 = new TextEncoder();
-  const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+  const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+  const wellFormed = (text) => String(text).replace(LONE_SURROGATE, "\uFFFD");
+  // GPT-2's pattern with "\s" as the Unicode White_Space property, as the Rust regex reads it
+  // (JavaScript's \s also takes U+FEFF and not U+0085).
+  const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
   function gpt2(t) {
     const ranks = rankTable(t.merges);
@@ -41,33 +50,112 @@
     return {
       encode(text) {
         const ids = [];
-        for (const [word] of text.matchAll(GPT2_SPLIT)) {
+        for (const [word] of wellFormed(text).matchAll(GPT2_SPLIT)) {
           if (!cache.has(word)) cache.set(word, bpe(Array.from(utf8.encode(word), (b) => t.byte_ids[b]), rank, (a, b) => 256 + rank(a, b)));
           ids.push(...cache.get(word));
         }
         return ids;
       },
-      piece(id) { return new TextDecoder().decode(Uint8Array.from(bytesOf[id])); },
+      piece(id) { return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Uint8Array.from(bytesOf[id])); },
       bytes(id) { return bytesOf[id] ? bytesOf[id].slice() : null; },
     };
   }
 
+  /** A max-heap of candidate merges: highest score first, then leftmost (sentencepiece's order). */
+  class Agenda {
+    constructor() { this.h = []; }
+    get size() { return this.h.length; }
+    static before(x, y) { return x.score > y.score || (x.score === y.score && x.left < y.left); }
+    push(x) {
+      const h = this.h; h.push(x);
+      for (let i = h.length - 1; i > 0;) {
+        const p = (i - 1) >> 1;
+        if (!Agenda.before(h[i], h[p])) break;
+        [h[i], h[p]] = [h[p], h[i]]; i = p;
+      }
+    }
+    pop() {
+      const h = this.h, top = h[0], last = h.pop();
+      if (h.length) {
+        h[0] = last;
+        for (let i = 0; ;) {
+          const l = 2 * i + 1, r = l + 1;
+          let m = i;
+          if (l < h.length && Agenda.before(h[l], h[m])) m = l;
+          if (r < h.length && Agenda.before(h[r], h[m])) m = r;
+          if (m === i) break;
+          [h[i], h[m]] = [h[m], h[i]]; i = m;
+        }
+      }
+      return top;
+    }
+  }
+
+  const NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
+
+  /** Scores and types when the table carries only the pieces: Llama-2's tokenizer.model gives
+   *  normal piece i the score -(i - first normal id), and whitespace-only pieces -1e9 (the tests
+   *  check this rule against the file). Tables with "scores" and "types" use those. */
+  function llamaMeta(t) {
+    const byte = /^<0x[0-9A-F]{2}>$/;
+    const types = t.types || t.pieces.map((p, i) =>
+      i === t.unk ? UNKNOWN : byte.test(p) ? BYTE : (p === "<s>" || p === "</s>") ? CONTROL : NORMAL);
+    let first = types.indexOf(NORMAL);
+    const scores = t.scores || t.pieces.map((p, i) =>
+      types[i] !== NORMAL ? 0 : /^\u2581+$/.test(p) ? -1e9 : -(i - first));
+    return { types, scores };
+  }
+
   function llama(t) {
-    const ranks = rankTable(t.merges);
-    const idOf = new Map(t.pieces.map((p, i) => [p, i]));
-    const rank = (a, b) => ranks.get(a * 65536 + b);
+    const { types, scores } = llamaMeta(t);
+    const vocab = new Map();                             // sentencepiece's pieces_: what merges may make
+    t.pieces.forEach((p, i) => { if (types[i] === NORMAL || types[i] === USER_DEFINED || types[i] === UNUSED) vocab.set(p, i); });
+    const byteId = [];
+    t.pieces.forEach((p, i) => { if (types[i] === BYTE) byteId[parseInt(p.slice(3, 5), 16)] = i; });
+    const dummyPrefix = t.add_dummy_prefix !== false;
+    const cache = new Map();
+    function encodeText(text) {
+      let s = text.replace(/ /g, "\u2581");             // identity normaliser: only U+0020 is escaped
+      if (dummyPrefix) s = "\u2581" + s;
+      const sym = Array.from(s), n = sym.length;        // code points
+      const prev = sym.map((_, i) => i - 1), next = sym.map((_, i) => (i + 1 < n ? i + 1 : -1));
+      const agenda = new Agenda(), revMerge = new Map();
+      const maybeAdd = (l, r) => {
+        if (l < 0 || r < 0) return;
+        const p = sym[l] + sym[r], id = vocab.get(p);
+        if (id === undefined) return;
+        agenda.push({ score: scores[id], left: l, right: r, size: p.length });
+        if (types[id] === UNUSED) revMerge.set(p, [sym[l], sym[r]]);
+      };
+      for (let i = 1; i < n; i++) maybeAdd(i - 1, i);
+      while (agenda.size) {
+        const top = agenda.pop(), l = top.left, r = top.right;
+        if (!sym[l] || !sym[r] || sym[l].length + sym[r].length !== top.size) continue;   // stale
+        sym[l] += sym[r];
+        next[l] = next[r];
+        if (next[r] >= 0) prev[next[r]] = l;
+        sym[r] = "";
+        maybeAdd(prev[l], l);
+        maybeAdd(l, next[l]);
+      }
+      const out = [];
+      const resegment = (p) => {
+        const id = vocab.get(p);
+        if (id !== undefined && types[id] !== UNUSED) { out.push(id); return; }
+        const pair = revMerge.get(p);
+        if (pair) { resegment(pair[0]); resegment(pair[1]); return; }
+        for (const b of utf8.encode(p)) out.push(byteId[b] ?? t.unk);      // byte fallback
+      };
+      for (let i = 0; i !== -1 && n; i = next[i]) resegment(sym[i]);
+      return out;
+    }
     return {
       encode(text) {
+        text = wellFormed(text);
         if (!text) return [];
-        let s = text.replace(/ /g, "\u2581");
-        if (!s.startsWith("\u2581")) s = "\u2581" + s;  // Metaspace, prepend_scheme "first"
-        const symbols = [];
-        for (const ch of s) {                             // code points; unknown ones fall back to bytes
-          const id = idOf.get(ch);
-          if (id !== undefined) symbols.push(id);
-          else for (const b of utf8.encode(ch)) symbols.push(idOf.get("<0x" + b.toString(16).toUpperCase().padStart(2, "0") + ">") ?? t.unk);
-        }
-        return bpe(symbols, rank, (a, b) => idOf.get(t.pieces[a] + t.pieces[b]));
+        if (text.length > 256) return encodeText(text);
+        if (!cache.has(text)) { if (cache.size > 4096) cache.clear(); cache.set(text, encodeText(text)); }
+        return cache.get(text).slice();
       },
       piece(id) {
         const p = t.pieces[id];

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .mapped import map_weights_, mapping_wanted
 from .specs import ModelSpec, get_spec
-from .tokenizers import display_tokens, encode_prompt, offline_tokenizer
+from .tokenizers import display_tokens, encode_prompt, exact, offline_tokenizer
 from .weights import (
     STANDIN_SEED, WeightsChoice, WeightsUnavailable, choose_weights, fill_standin_, hf_cache_dir,
     hub_offline, hub_reachable, unavailable_message,
@@ -144,7 +144,20 @@ def _real(spec: ModelSpec, source: str, dtype: str, mapped: bool = False):
         raise WeightsUnavailable(unavailable_message(spec, source, err)) from err
     if spec.chat_template and not getattr(tok, "chat_template", None):
         tok.chat_template = spec.chat_template
-    return model, tok, revision
+    # the hub's tokenizer.json, as transformers loads it, is not the training tokenizer: encode
+    # text with the checkpoint's own tokenizer.model through sentencepiece (llmbook.lm.tokenizers)
+    model_file = _tokenizer_model(source, where) if spec.arch == "llama" else None
+    return model, exact(tok, model_file, hub_id=spec.hub_id), revision
+
+
+def _tokenizer_model(source: str, where: dict) -> str | None:
+    """The checkpoint's ``tokenizer.model``; None (llmbook's own file then) when it has none."""
+    from transformers.utils import cached_file
+
+    try:
+        return cached_file(source, "tokenizer.model", **where)
+    except OSError:
+        return None
 
 
 def _skeleton(spec: ModelSpec, config, dtype: str):

@@ -1,7 +1,8 @@
 """A content-addressed cache of traces, so a build re-captures only what changed.
 
 A trace's key hashes what decides its contents: model, weights identity (real
-source or stand-in seed), dtype, prompt, chat framing, generation and filter
+source or stand-in seed), the tokenizer (its files' digest and the encoding library's
+version), dtype, prompt, chat framing, generation and filter
 settings, and the capture code's version. Lookup order:
 
 1. ``LLMBOOK_TRACES``: a read-only folder of precomputed traces (a maintainer with
@@ -27,7 +28,7 @@ from .capture import Sampling, capture
 from .models import DTYPES, load_model
 from .provenance import capture_code_version
 from .specs import get_spec
-from .tokenizers import check_prompt
+from .tokenizers import TokenizerUnavailable, check_prompt, tokenizer_identity
 from .trace import Trace, TraceError
 from .weights import STANDIN_SEED, choose_weights
 
@@ -40,9 +41,17 @@ def cache_dir() -> Path:
 
 def trace_key(model: str, weights_identity: str, dtype: str, prompt: str, **settings) -> str:
     payload = {"model": model, "weights": weights_identity, "dtype": dtype, "prompt": prompt,
-               "settings": settings, "code": capture_code_version()}
+               "settings": settings, "code": capture_code_version(), "tokenizer": _tokenizer(model)}
     blob = json.dumps(payload, sort_keys=True, default=_jsonable).encode()
     return f"{model}-{hashlib.sha256(blob).hexdigest()[:24]}"
+
+
+def _tokenizer(model: str) -> str:
+    """The tokenizer's files and library version: ids change with them, so keys do too."""
+    try:
+        return tokenizer_identity(get_spec(model))
+    except TokenizerUnavailable as err:
+        return f"unavailable: {err}"
 
 
 def _jsonable(obj):

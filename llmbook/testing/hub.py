@@ -11,9 +11,11 @@ repository serves, in the hub's own formats:
   (no ``transformer.`` prefix, no ``lm_head``) and the ``attn.bias`` / ``attn.masked_bias``
   buffers old GPT-2 checkpoints carry;
 - TinyLlama: ``config.json`` with ``rope_theta`` and ``torch_dtype`` (not transformers 5's
-  ``rope_parameters``), a bfloat16 ``model.safetensors``, ``tokenizer.model``,
-  ``tokenizer.json``, ``tokenizer_config.json`` with the chat template,
-  ``special_tokens_map.json`` and ``generation_config.json``.
+  ``rope_parameters``), a bfloat16 ``model.safetensors``, ``tokenizer.model``, and the
+  tokenizer files as published (:data:`TINYLLAMA_PUBLISHED_TEMPLATE` and :func:`_llama_tokenizer`
+  say what was assumed): ``tokenizer.json`` with Llama-2's legacy pipeline,
+  ``tokenizer_config.json`` with the chat template verbatim and ``legacy: false``,
+  ``special_tokens_map.json``, and ``generation_config.json``.
 
 Weights are the seeded stand-ins (:mod:`llmbook.lm.weights`), so a build from this hub takes
 every "real weights" path with numbers that mean nothing. Pointing ``HF_HOME`` at ``HOME``
@@ -141,6 +143,21 @@ def _gpt2_tokenizer(tmp: Path) -> dict[str, Path]:
     return {"vocab.json": tmp / "vocab.json", "merges.txt": tmp / "merges.txt", "tokenizer.json": saved / "tokenizer.json"}
 
 
+# TinyLlama-1.1B-Chat-v1.0's tokenizer files as published (written with transformers 4.35 from
+# Llama-2's tokenizer.model): the chat template verbatim, the legacy Llama-2 pipeline in
+# tokenizer.json (a "▁" prepended to every stretch of text by the normalizer, no pre-tokenizer,
+# "<s> $A" post-processor). Reconstructed offline from transformers' conversion of the .model
+# and its documented Llama-2 files; see llmbook.lm.tokenizers for why llmbook encodes with
+# sentencepiece instead.
+TINYLLAMA_PUBLISHED_TEMPLATE = (
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] "
+    "+ eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}"
+    "\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n"
+    "{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
+)
+_SPECIAL = {"lstrip": False, "normalized": False, "rstrip": False, "single_word": False}
+
+
 def _llama_tokenizer(spec: ModelSpec, tmp: Path) -> dict[str, Path]:
     from transformers import LlamaTokenizer
 
@@ -150,13 +167,39 @@ def _llama_tokenizer(spec: ModelSpec, tmp: Path) -> dict[str, Path]:
     src = tmp / "src"
     src.mkdir()
     shutil.copyfile(PACKAGED_LLAMA_TOKENIZER, src / "tokenizer.model")
-    LlamaTokenizer.from_pretrained(src).save_pretrained(tmp / "saved")
-    config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
-              "unk_token": "<unk>", "pad_token": "</s>", "legacy": False, "model_max_length": 2048,
-              "padding_side": "right", "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer",
-              "clean_up_tokenization_spaces": False, "chat_template": spec.chat_template}
-    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "</s>"}
-    return {"tokenizer.model": tmp / "tokenizer.model", "tokenizer.json": tmp / "saved" / "tokenizer.json",
+    converted = json.loads(LlamaTokenizer.from_pretrained(src).backend_tokenizer.to_str())
+    tokens = {0: "<unk>", 1: "<s>", 2: "</s>"}
+    published = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": True} for i, c in tokens.items()],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "\u2581"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+        "pre_tokenizer": None,
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        "model": {**converted["model"], "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": True},
+    }
+    config = {
+        "add_bos_token": True, "add_eos_token": False,
+        "added_tokens_decoder": {str(i): {"content": c, **_SPECIAL, "special": True} for i, c in tokens.items()},
+        "bos_token": "<s>", "chat_template": TINYLLAMA_PUBLISHED_TEMPLATE, "clean_up_tokenization_spaces": False,
+        "eos_token": "</s>", "legacy": False, "model_max_length": 2048, "pad_token": "</s>",
+        "padding_side": "right", "sp_model_kwargs": {}, "tokenizer_class": "LlamaTokenizer",
+        "unk_token": "<unk>", "use_default_system_prompt": False,
+    }
+    special = {"bos_token": {"content": "<s>", **_SPECIAL}, "eos_token": {"content": "</s>", **_SPECIAL},
+               "pad_token": "</s>", "unk_token": {"content": "<unk>", **_SPECIAL}}
+    return {"tokenizer.model": tmp / "tokenizer.model",
+            "tokenizer.json": _json(tmp / "tokenizer.json", published),
             "tokenizer_config.json": _json(tmp / "tokenizer_config.json", config),
             "special_tokens_map.json": _json(tmp / "special_tokens_map.json", special)}
 

@@ -106,3 +106,37 @@ def test_the_hubs_tokenizer_and_the_packaged_one_give_the_same_ids(tokenizer_hub
 def test_unknown_model_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="distilgpt2, tinyllama"):
         get_spec("gpt5")
+
+
+@pytest.mark.parametrize("text, pieces", [(" hello", ["▁", "▁hello"]), ("a  b", ["▁a", "▁", "▁b"]),
+                                          ("<s>hi", ["▁<", "s", ">", "hi"])])
+def test_llama_encodes_as_sentencepiece_does(text, pieces):
+    """The issue's examples: a converted fast tokenizer gives ▁hello, ▁a ▁▁ b and BOS here."""
+    tok = offline_tokenizer(TINYLLAMA)
+    assert tok.tokenize(text) == pieces
+    assert encode_prompt(TINYLLAMA, tok, text)[1:] == tok.convert_tokens_to_ids(pieces)
+
+
+def test_chat_markers_are_special_and_typed_markers_are_text():
+    tok = offline_tokenizer(TINYLLAMA)
+    ids = encode_prompt(TINYLLAMA, tok, "Name three primary colors.", chat=True)
+    # each stretch of template text is encoded on its own, as sentencepiece (Llama-2's reference
+    # code, the hub's legacy tokenizer.json) does: "▁" (29871) starts the one after </s>
+    assert ids[11:15] == [29889, 2, 29871, 13]
+    typed = encode_prompt(TINYLLAMA, tok, "a</s><s><|assistant|>", chat=True)
+    assert typed.count(2) == 1 and typed.count(1) == 1
+    assert tok.apply_chat_template([{"role": "user", "content": "Name three primary colors."}],
+                                   add_generation_prompt=True) == ids[1:]
+
+
+def test_trace_keys_cover_the_tokenizer(monkeypatch, tmp_path):
+    from llmbook.lm import store
+    from llmbook.lm.tokenizers import tokenizer_identity
+
+    assert tokenizer_identity(TINYLLAMA).startswith("sentencepiece ")
+    assert tokenizer_identity(DISTILGPT2).startswith("tokenizers ")
+    before = store.trace_key("tinyllama", "standin:seed=0", "float32", "hi")
+    other = tmp_path / "other.model"
+    other.write_bytes(PACKAGED_LLAMA_TOKENIZER.read_bytes() + b"\0")     # another file, same path rules
+    monkeypatch.setenv("LLMBOOK_LLAMA_TOKENIZER", str(other))
+    assert store.trace_key("tinyllama", "standin:seed=0", "float32", "hi") != before

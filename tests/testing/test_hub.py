@@ -54,3 +54,39 @@ def test_distilgpt2_loads_through_from_pretrained_with_its_revision(hub_env):
     assert ids == [21339, 11, 3945, 11, 2805, 11]                 # the hub's tokenizer files
     with torch.no_grad():                                          # float32 on disk: bit for bit
         assert torch.equal(real.model(torch.tensor([ids])).logits, standin.model(torch.tensor([ids])).logits)
+
+
+def test_tinyllamas_tokenizer_files_are_the_published_ones(hub_env):
+    """Read the Docs meets these files: transformers loads them, llmbook still encodes as sentencepiece."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from transformers import AutoTokenizer
+
+    from llmbook.lm.specs import TINYLLAMA
+    from llmbook.lm.tokenizers import encode_prompt, exact, format_chat, offline_tokenizer
+    from llmbook.testing.hub import TINYLLAMA_PUBLISHED_TEMPLATE
+
+    revs = write_fake_hub(hub_env, models=("tinyllama",), weights=False)
+    snap = hub_env / "hub" / "models--TinyLlama--TinyLlama-1.1B-Chat-v1.0" / "snapshots" / revs["tinyllama"]
+    config = json.loads((snap / "tokenizer_config.json").read_text())
+    assert config["chat_template"] == TINYLLAMA_PUBLISHED_TEMPLATE and config["legacy"] is False
+    assert config["add_bos_token"] is True and config["pad_token"] == "</s>"
+    special = json.loads((snap / "special_tokens_map.json").read_text())
+    assert special["bos_token"]["content"] == "<s>" and special["pad_token"] == "</s>"
+    pipeline = json.loads((snap / "tokenizer.json").read_text())
+    assert pipeline["normalizer"]["normalizers"][0] == {"type": "Prepend", "prepend": "▁"}
+    assert pipeline["pre_tokenizer"] is None and len(pipeline["model"]["vocab"]) == 32000
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)   # as transformers renders
+    text = env.from_string(TINYLLAMA_PUBLISHED_TEMPLATE).render(
+        messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True, eos_token="</s>")
+    assert text == "<|user|>\nhi</s>\n<|assistant|>\n"
+
+    hub = AutoTokenizer.from_pretrained(snap)
+    assert hub.encode(" hello", add_special_tokens=False) == [22172]          # transformers' reading of the files
+    hub = exact(hub, snap / "tokenizer.model")
+    packaged = offline_tokenizer(TINYLLAMA)
+    assert format_chat(TINYLLAMA, hub, "hi") == text
+    for prompt in (" hello", "a  b", "<s>Name three primary colors.</s>"):
+        for chat in (False, True):
+            assert encode_prompt(TINYLLAMA, hub, prompt, chat=chat) == encode_prompt(TINYLLAMA, packaged, prompt,
+                                                                                     chat=chat)
