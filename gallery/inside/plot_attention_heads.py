@@ -33,11 +33,12 @@ H = attn.shape[0]
 fig = make_subplots(rows=3, cols=4, subplot_titles=[f"head {h}" for h in range(H)],
                     horizontal_spacing=0.03, vertical_spacing=0.06)
 for h in range(H):
-    fig.add_trace(go.Heatmap(z=attn[h], colorscale="Blues", zmin=0, zmax=1, showscale=False),
-                  row=h // 4 + 1, col=h % 4 + 1)
+    fig.add_trace(go.Heatmap(z=attn[h], coloraxis="coloraxis"), row=h // 4 + 1, col=h % 4 + 1)
 fig.update_yaxes(autorange="reversed", showticklabels=False)
 fig.update_xaxes(showticklabels=False)
-fig.update_layout(title=f"distilgpt2 layer {layer}: all {H} heads", height=620)
+# one colour axis: the heads share one 0-1 scale and one colour bar
+fig.update_layout(title=f"distilgpt2 layer {layer}: all {H} heads", height=620,
+                  coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1, "colorbar": {"title": "weight"}})
 show(fig, "attention_heads")
 
 # %%

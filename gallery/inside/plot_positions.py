@@ -26,9 +26,13 @@ from llmbook.tiny.figures import sinusoidal
 lm = load_model("distilgpt2")
 print(standin_note(lm))
 learned = lm.model.transformer.wpe.weight.detach().numpy()[:64, :128]       # [64 positions, 128 dims]
-fig = make_subplots(rows=1, cols=2, subplot_titles=("distilgpt2 learned (first 128 dims)", "sinusoidal"))
-fig.add_trace(go.Heatmap(z=learned, colorscale="RdBu_r", zmid=0, showscale=False), row=1, col=1)
-fig.add_trace(go.Heatmap(z=sinusoidal(64, 128), colorscale="RdBu_r", zmid=0), row=1, col=2)
+fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                    subplot_titles=("distilgpt2 learned (first 128 dims)", "sinusoidal"))
+# two different ranges, so two colour bars, each beside its own panel
+left_bar = {"x": fig.layout.xaxis.domain[1] + 0.01, "thickness": 10, "len": 0.9}
+fig.add_trace(go.Heatmap(z=learned, colorscale="RdBu_r", zmid=0, colorbar=left_bar), row=1, col=1)
+fig.add_trace(go.Heatmap(z=sinusoidal(64, 128), colorscale="RdBu_r", zmid=0, colorbar={"thickness": 10, "len": 0.9}),
+              row=1, col=2)
 fig.update_yaxes(autorange="reversed", title_text="position", row=1, col=1)
 fig.update_layout(title="Position embeddings, added to the token embeddings")
 show(fig, "positions")

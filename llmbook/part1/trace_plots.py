@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ..figures import token_labels, with_alt
+from ..figures import plotly_text, prob, token_labels, with_alt
+
+OUTSIDE_BELOW = 0.5   # bars shorter than this share of the axis carry their label outside, longer ones inside
+ZOOM_BELOW = 0.05     # when every bar is below this, the axis spans 0 to twice the longest bar, not 0 to 1
+
 
 def attention_heatmap(trace, layer: int, head: int):
     """Plotly heatmap of one head's attention probabilities [T, T] (rows: queries)."""
@@ -24,21 +28,32 @@ def attention_heatmap(trace, layer: int, head: int):
 
 
 def logit_lens_figure(trace, position: int = -1, k: int = 5):
-    """Bar-per-layer view of the lens: the top-k candidates after each layer at one position."""
+    """Bar-per-layer view of the lens: the final answer's probability after each layer.
+
+    Each bar is labelled with that layer's own top candidate (the full top-k is in the
+    hover). The x axis is 0–1, zoomed to twice the longest bar when all bars are below
+    ``ZOOM_BELOW`` (random stand-in weights), so the bars stay visible. A short bar's
+    label sits right of it and a long bar's inside it, so no label runs off the figure, even on a phone.
+    """
     import plotly.graph_objects as go
 
     ids, probs = trace.lens_top_ids[:, position, :k], trace.lens_top_probs[:, position, :k]  # [L+1, k]
     n = ids.shape[0]
     names = ["embeddings"] + [f"after block {i}" for i in range(n - 1)]
     final = trace.lens_final_prob[:, position]                       # [L+1]
-    text = [", ".join(f"{trace.token_str(int(t))!r} {p:.2g}" for t, p in zip(row_ids, row_p))
-            for row_ids, row_p in zip(ids, probs)]
-    fig = go.Figure(go.Bar(x=final, y=names, orientation="h", text=text, textposition="auto",
-                           hovertemplate="%{y}<br>top-5: %{text}<extra></extra>",
-                           marker_color="#4c72b0"))
-    fig.update_layout(title="Logit lens: probability of the final answer after each layer",
+    xmax = 1.0 if final.max() >= ZOOM_BELOW else 2 * float(final.max()) or 1.0   # tiny bars: zoom in
+    top = [f"top: {plotly_text(repr(trace.token_str(int(row[0]))))} {prob(p[0])}" for row, p in zip(ids, probs)]
+    topk = ["<br>".join(f"{plotly_text(repr(trace.token_str(int(t))))} {prob(q)}" for t, q in zip(row, p))
+            for row, p in zip(ids, probs)]
+    fig = go.Figure(go.Bar(x=final, y=names, orientation="h", text=top, customdata=topk,
+                           textposition=["inside" if f >= OUTSIDE_BELOW * xmax else "outside" for f in final],
+                           insidetextanchor="start", cliponaxis=False, constraintext="none",
+                           hovertemplate="%{y}: p(final answer) = %{x:.3g}<br>top-" + str(k)
+                           + ":<br>%{customdata}<extra></extra>", marker_color="#4c72b0"))
+    fig.update_xaxes(range=[0, xmax])
+    fig.update_layout(title="Logit lens<br><sup>probability of the final answer after each layer</sup>",
                       xaxis_title="probability of the final top token", yaxis_autorange="reversed",
-                      height=60 + 34 * n, margin=dict(l=10, r=10, t=50, b=10),
+                      height=120 + 34 * n, margin=dict(l=10, r=10, t=60, b=10),
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     return with_alt(fig, "Logit lens, one bar per layer: " + "; ".join(
         f"{name}: {p:.2g}" for name, p in zip(names, final)))

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..figures import animate, scrub  # (importing llmbook.figures selects the offline renderer)
+from ..figures import animate, plotly_text, scrub  # (importing llmbook.figures selects the offline renderer)
 from .bpe import vocab_bytes
 
 DIVERGING = "RdBu_r"
@@ -29,6 +29,8 @@ def _layout(fig, title: str, height: int = 420, **kw):
 
 def token_label(b: bytes) -> str:
     """A token's bytes as readable text: control bytes by name, spaces as ␣, newlines as ↵."""
+    if b == b"\n":
+        return "↵"
     if len(b) == 1 and (b[0] < 32 or b[0] == 127):
         return "DEL" if b[0] == 127 else CONTROL_NAMES[b[0]]
     text = b.decode("utf-8", errors="backslashreplace")
@@ -36,7 +38,53 @@ def token_label(b: bytes) -> str:
 
 
 def labels_for(merges) -> list[str]:
+    """Every token's readable text (:func:`token_label`), by id. Plain text: escape before plotly."""
     return [token_label(b) for b in vocab_bytes(merges)]
+
+
+def axis_labels(tokens) -> list[str]:
+    """One axis label per position, ``"i:token"``, escaped for plotly.
+
+    The position prefix keeps a repeated token on its own row (plotly merges equal
+    category labels: "Romeo" twice would draw one row); the escaping keeps ``<`` and
+    ``&`` visible. tokens: plain text, as :func:`labels_for` gives.
+    """
+    return [f"{i}:{plotly_text(t)}" for i, t in enumerate(tokens)]
+
+
+def _colorbar_beside(fig, row: int, col: int, **kw) -> dict:
+    """A slim colour bar just right of subplot (row, col), for panels that each have their own scale."""
+    domain = fig.get_subplot(row, col).xaxis.domain
+    return {"x": domain[1] + 0.005, "xanchor": "left", "thickness": 8, "len": 0.9,
+            "tickfont": {"size": 9}, "nticks": 5, **kw}
+
+
+def _shared_scale(fig, colorscale, lim: float, **kw) -> None:
+    """One colour axis for several heatmaps on the same scale: one colour bar serves them all."""
+    fig.update_layout(coloraxis={"colorscale": colorscale, "cmin": -lim if colorscale == DIVERGING else 0,
+                                 "cmax": lim, "colorbar": {"thickness": 12, "len": 0.9}, **kw})
+
+
+BUTTONS_GAP = 30     # pixels between a plot's top and its buttons: room for subplot titles
+
+
+def _title_over_buttons(fig, title: str, buttons: list[dict]):
+    """Title, then a row of buttons, then the plot: each in its own band of the top margin.
+
+    Each button's ``update`` should set ``title.text`` to say what is shown (no button is highlighted).
+
+    Placed in pixels from the plot's top (not as a fraction of the height, which moves
+    with the figure's height), so the buttons never cover the title or subplot titles.
+    """
+    fig.update_layout(margin={"t": 110},
+                      title={"text": title, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
+                      updatemenus=[{"type": "buttons", "direction": "left", "buttons": buttons, "x": 0, "y": 1,
+                                    "xanchor": "left", "yanchor": "bottom", "pad": {"b": BUTTONS_GAP},
+                                    # plotly's highlight of the active button is near-white, unreadable under the
+                                    # dark theme's light text: no highlight; each button names its choice in the title
+                                    "showactive": False, "bgcolor": "rgba(128,128,128,0.15)",
+                                    "bordercolor": "rgba(128,128,128,0.7)"}])
+    return fig
 
 
 def _sym(*arrays) -> float:
@@ -47,7 +95,7 @@ def _sym(*arrays) -> float:
 
 def merge_animation(log: list[dict], merges, every: int = 1) -> go.Figure:
     """Top remaining pair counts before each merge, one frame per merge, with a slider."""
-    labels = labels_for(merges)
+    labels = [plotly_text(t) for t in labels_for(merges)]
     steps = list(range(0, len(log), every))
 
     def bars(step):
@@ -68,23 +116,33 @@ def merge_animation(log: list[dict], merges, every: int = 1) -> go.Figure:
     return fig
 
 
-def vocab_grid(merges, cols: int = 20) -> go.Figure:
+def vocab_grid(merges, cols: int = 20, max_chars: int = 6) -> go.Figure:
     """All 256 + len(merges) tokens as a grid; colour = when the token was learned.
 
-    20 columns keep 11 px labels of up to six characters inside their cells at 1280 px.
+    Byte cells are grey (no merge index); merges are coloured 0..len(merges)-1. Cell
+    labels longer than ``max_chars`` are cut with "…" so they stay inside their cell
+    at 1280 px; the hover shows every token in full.
     """
-    labels = labels_for(merges)
+    plain = labels_for(merges)
+    cut = [t if len(t) <= max_chars else t[:max_chars - 1] + "…" for t in plain]
+    labels = [plotly_text(t) for t in cut]
     n = len(labels)
     rows = -(-n // cols)
     order = np.full(rows * cols, np.nan)
-    order[:n] = np.r_[np.full(256, -1), np.arange(len(merges))]
+    order[256:n] = np.arange(len(merges))
+    is_byte = np.full(rows * cols, np.nan)
+    is_byte[:256] = 0.0
     text = np.array(labels + [""] * (rows * cols - n), dtype=object).reshape(rows, cols)
     ids = np.arange(rows * cols).reshape(rows, cols)
-    hover = np.vectorize(lambda i: f"id {i}: {labels[i]!r}" if i < n else "")(ids)
-    fig = go.Figure(go.Heatmap(
-        z=order.reshape(rows, cols), text=text, texttemplate="%{text}", textfont={"size": 11},
-        customdata=hover, hovertemplate="%{customdata}<extra></extra>",
-        colorscale="Viridis", colorbar={"title": "merge #<br>(−1: byte)"}, xgap=1, ygap=1))
+    hover = np.vectorize(lambda i: f"id {i}: {plotly_text(repr(plain[i]))}" if i < n else "")(ids)
+    common = dict(texttemplate="%{text}", textfont={"size": 11}, customdata=hover,
+                  hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1)
+    mine = lambda z: np.where(np.isnan(z), "", text.reshape(-1)).reshape(rows, cols)  # noqa: E731
+    fig = go.Figure([
+        go.Heatmap(z=is_byte.reshape(rows, cols), text=mine(is_byte), colorscale=[[0, "#9a9a9a"], [1, "#9a9a9a"]],
+                   showscale=False, **common),
+        go.Heatmap(z=order.reshape(rows, cols), text=mine(order), colorscale="Viridis",
+                   colorbar={"title": "merge #<br>(grey: byte)"}, **common)])
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     return _layout(fig, f"The vocabulary: {n} tokens, {cols} per row (hover for each token)", height=110 + 25 * rows)
@@ -96,7 +154,7 @@ def lookup_figure(model, ids, tokens) -> go.Figure:
     """The rows of tok_emb that the prompt's ids select: [T, d] out of [V, d]."""
     rows = model.tok_emb.detach().numpy()[ids]
     lim = _sym(rows)
-    fig = go.Figure(go.Heatmap(z=rows, y=[f"{t} (id {i})" for t, i in zip(tokens, ids)],
+    fig = go.Figure(go.Heatmap(z=rows, y=[f"{lab} (id {i})" for lab, i in zip(axis_labels(tokens), ids)],
                                colorscale=DIVERGING, zmin=-lim, zmax=lim,
                                hovertemplate="%{y}<br>dim %{x}: %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
@@ -126,10 +184,8 @@ def positions_figure(model) -> go.Figure:
                    ("learned (this model)", "Learned positions: pos_emb after training"),
                    ("sinusoidal", "Sinusoidal positions: sin/cos of pos / 10000^(2i/d)")])]
     fig.update_yaxes(autorange="reversed", title="position")
-    return _layout(fig, "Learned positions: pos_emb after training", height=480,
-                   xaxis_title="dimension", updatemenus=[{"buttons": buttons, "x": 1, "y": 1.15,
-                                                          "xanchor": "right", "type": "buttons",
-                                                          "direction": "left"}])
+    _layout(fig, "", height=480, xaxis_title="dimension")
+    return _title_over_buttons(fig, "Learned positions: pos_emb after training", buttons)
 
 
 def embedding_sum_animation(inter: dict, tokens) -> go.Figure:
@@ -137,19 +193,19 @@ def embedding_sum_animation(inter: dict, tokens) -> go.Figure:
     tok, pos, x = inter["tok"], inter["pos"], inter["x0"]
     T, lim = len(tokens), _sym(inter["tok"], inter["pos"], inter["x0"])
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=("token embedding", "+ position embedding", "= input x"))
+                        subplot_titles=("token", "+ position", "= input x"))
 
     def traces(upto):
         masked = [np.where(np.arange(T)[:, None] < upto, a, np.nan) for a in (tok, pos, x)]
-        return [go.Heatmap(z=m, y=[f"{i}:{t}" for i, t in enumerate(tokens)], colorscale=DIVERGING,
-                           zmin=-lim, zmax=lim, showscale=j == 2,
+        return [go.Heatmap(z=m, y=axis_labels(tokens), coloraxis="coloraxis",
                            hovertemplate="%{y} dim %{x}: %{z:.3f}<extra></extra>")
-                for j, m in enumerate(masked)]
+                for m in masked]
 
     for j, t in enumerate(traces(T)):
         fig.add_trace(t, row=1, col=j + 1)
     fig.frames = [go.Frame(data=traces(k), traces=[0, 1, 2], name=str(k)) for k in range(1, T + 1)]
     fig.update_yaxes(autorange="reversed")
+    _shared_scale(fig, DIVERGING, lim)
     _layout(fig, "Embedded input: the cell-by-cell sum", height=230 + 26 * T)
     scrub(fig, [str(k) for k in range(1, T + 1)], prefix="positions summed: ", active=T - 1)
     return fig
@@ -163,7 +219,7 @@ def qkv_figure(inter: dict, layer: int, n_heads: int, tokens) -> go.Figure:
     d = qkv.shape[1] // 3
     lim = _sym(qkv)
     fig = go.Figure(go.Heatmap(z=qkv, colorscale=DIVERGING, zmin=-lim, zmax=lim,
-                               y=[f"{i}:{t}" for i, t in enumerate(tokens)],
+                               y=axis_labels(tokens), colorbar={"thickness": 12},
                                hovertemplate="%{y}<br>column %{x}: %{z:.3f}<extra></extra>"))
     dh = d // n_heads
     for s, name in enumerate("QKV"):
@@ -177,27 +233,35 @@ def qkv_figure(inter: dict, layer: int, n_heads: int, tokens) -> go.Figure:
 
 
 def attention_figure(inter: dict, layer: int, tokens) -> go.Figure:
-    """Per head: masked scores and softmax probabilities; buttons pick the head."""
+    """Per head: masked scores and softmax probabilities; buttons pick the head.
+
+    Title, buttons and subplot titles each get their own band of the top margin (in
+    pixels, so they stay apart at any height); each panel has its own colour bar.
+    """
     scores, probs = inter[f"layers.{layer}.scores"], inter[f"layers.{layer}.probs"]   # [H, T, T]
     H, T = probs.shape[0], len(tokens)
-    labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("scores q·kᵀ/√dh (masked)", "softmax → attention weights"))
+    labels = axis_labels(tokens)
+    # shared rows: the right panel repeats no labels, so the scores' colour bar has the gap to itself
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.14,
+                        subplot_titles=("q·kᵀ/√dh, masked", "softmax weights"))
     mask = np.triu(np.ones((T, T), bool), 1)
+    score_bar = _colorbar_beside(fig, 1, 1, title={"text": "score", "side": "top"})
     for h in range(H):
         lim = _sym(np.where(mask, 0, scores[h]))
         fig.add_trace(go.Heatmap(z=np.where(mask, np.nan, scores[h]), x=labels, y=labels, colorscale=DIVERGING,
-                                 zmin=-lim, zmax=lim, visible=h == 0, showscale=False,
+                                 zmin=-lim, zmax=lim, visible=h == 0, colorbar=score_bar, hoverongaps=False,
                                  hovertemplate="q %{y} · k %{x}: %{z:.2f}<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Heatmap(z=probs[h], x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1,
-                                 visible=h == 0, hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"),
+                                 visible=h == 0, colorbar={"thickness": 12, "title": {"text": "weight", "side": "top"}},
+                                 hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"),
                       row=1, col=2)
+    title = f"Layer {layer} attention: head {{}} of {H} (pick a head)".format
     buttons = [{"label": f"head {h}", "method": "update",
-                "args": [{"visible": [k // 2 == h for k in range(2 * H)]}]} for h in range(H)]
+                "args": [{"visible": [k // 2 == h for k in range(2 * H)]}, {"title.text": title(h)}]}
+               for h in range(H)]
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, f"Layer {layer} attention, head by head", height=260 + 22 * T,
-                   updatemenus=[{"type": "buttons", "direction": "left", "buttons": buttons,
-                                 "x": 0, "y": 1.18, "xanchor": "left"}])
+    _layout(fig, "", height=300 + 22 * T)
+    return _title_over_buttons(fig, title(0), buttons)
 
 
 def gelu_figure(inter: dict, layer: int) -> go.Figure:
@@ -206,7 +270,7 @@ def gelu_figure(inter: dict, layer: int) -> go.Figure:
     act = inter[f"layers.{layer}.ffn_act"].reshape(-1)
     xs = np.linspace(min(pre.min(), -4), max(pre.max(), 4), 400)
     curve = 0.5 * xs * (1 + np.tanh(np.sqrt(2 / np.pi) * (xs + 0.044715 * xs ** 3)))
-    fig = go.Figure([go.Scatter(x=xs, y=curve, name="gelu_tanh(x)", line={"color": "#333"}),
+    fig = go.Figure([go.Scatter(x=xs, y=curve, name="gelu_tanh(x)", line={"color": "#4c72b0", "width": 3}),
                      go.Scattergl(x=pre, y=act, mode="markers", name=f"{len(pre):,} real activations",
                                   marker={"size": 4, "opacity": 0.35, "color": "#dd8452"})])
     return _layout(fig, f"Layer {layer} feed-forward: GELU on LN2(x) @ w1", height=420,
@@ -214,18 +278,28 @@ def gelu_figure(inter: dict, layer: int) -> go.Figure:
 
 
 def ffn_shapes_figure(inter: dict, layer: int, tokens) -> go.Figure:
-    """Expand [T, d] → [T, d_ff], GELU, contract back to [T, d]: three heatmaps side by side."""
-    parts = [(f"LN2(x) [T, {inter[f'layers.{layer}.ln2'].shape[1]}]", inter[f"layers.{layer}.ln2"]),
-             (f"GELU(· @ w1) [T, {inter[f'layers.{layer}.ffn_act'].shape[1]}]", inter[f"layers.{layer}.ffn_act"]),
-             (f"· @ w2 [T, {inter[f'layers.{layer}.ffn_out'].shape[1]}]", inter[f"layers.{layer}.ffn_out"])]
+    """Expand [T, d] → [T, d_ff], GELU, contract back to [T, d]: three heatmaps side by side, each with its scale."""
+    parts = [(f"in [T, {inter[f'layers.{layer}.ln2'].shape[1]}]", inter[f"layers.{layer}.ln2"]),
+             (f"hidden [T, {inter[f'layers.{layer}.ffn_act'].shape[1]}]", inter[f"layers.{layer}.ffn_act"]),
+             (f"out [T, {inter[f'layers.{layer}.ffn_out'].shape[1]}]", inter[f"layers.{layer}.ffn_out"])]
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True, column_widths=[0.2, 0.6, 0.2],
-                        subplot_titles=[p[0] for p in parts], horizontal_spacing=0.02)
+                        subplot_titles=[p[0] for p in parts], horizontal_spacing=0.07)
     for j, (_, a) in enumerate(parts):
         lim = _sym(a)
-        fig.add_trace(go.Heatmap(z=a, y=[f"{i}:{t}" for i, t in enumerate(tokens)], colorscale=DIVERGING,
-                                 zmin=-lim, zmax=lim, showscale=False), row=1, col=j + 1)
+        fig.add_trace(go.Heatmap(z=a, y=axis_labels(tokens), colorscale=DIVERGING, zmin=-lim, zmax=lim,
+                                 colorbar=_colorbar_below(fig, 1, j + 1, parts[j][0].split()[0]),
+                                 hovertemplate="%{y} dim %{x}: %{z:.3f}<extra></extra>"), row=1, col=j + 1)
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Expand, GELU, contract: the shape comes back for the residual", height=160 + 24 * len(tokens))
+    _layout(fig, "FFN: expand, GELU, contract", height=220 + 24 * len(tokens))
+    return fig.update_layout(margin={"b": 90})
+
+
+def _colorbar_below(fig, row: int, col: int, name: str) -> dict:
+    """A horizontal colour bar under subplot (row, col), as wide as it and titled ``name``: it cannot overlap a neighbour."""
+    lo, hi = fig.get_subplot(row, col).xaxis.domain
+    return {"orientation": "h", "x": (lo + hi) / 2, "xanchor": "center", "y": -0.06, "yanchor": "top",
+            "len": hi - lo, "thickness": 8, "tickfont": {"size": 9}, "nticks": 5,
+            "title": {"text": name, "side": "bottom", "font": {"size": 10}}}
 
 
 # --- training ----------------------------------------------------------------------------
@@ -251,12 +325,18 @@ WEIGHTS = ("tok_emb", "pos_emb", "layers.0.attn.w_qkv", "layers.0.attn.w_out", "
 
 
 def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEIGHTS) -> go.Figure:
-    """Six weight matrices at each snapshot step; one fixed diverging scale per matrix."""
+    """Six weight matrices at each snapshot step; one fixed diverging scale per matrix.
+
+    The cells are int8 codes of each matrix's own scale (±its 99th percentile of |w|), so
+    all six share one colour bar, read as a fraction of that scale; each subplot title
+    gives its scale in real units, and hovering gives the real value.
+    """
     steps = list(snapshots)
-    fig = make_subplots(rows=2, cols=3, subplot_titles=names, vertical_spacing=0.1, horizontal_spacing=0.05)
     # 99th percentile, not the max: a few outliers would wash every other cell out
     lims = {n: float(np.percentile(np.abs(np.concatenate([snapshots[s][n].ravel() for s in steps])), 99))
             for n in names}
+    fig = make_subplots(rows=2, cols=3, subplot_titles=[f"{n} (±{lims[n]:.2g})" for n in names],
+                        vertical_spacing=0.1, horizontal_spacing=0.05)
 
     def cells(step, n):
         """int8 codes on the matrix's fixed scale: 1 byte a cell keeps the page small."""
@@ -264,7 +344,7 @@ def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEI
         return np.clip(np.round(a / lims[n] * 127), -127, 127).astype(np.int8)
 
     def traces(step):
-        return [go.Heatmap(z=cells(step, n), colorscale=DIVERGING, zmin=-127, zmax=127, showscale=False,
+        return [go.Heatmap(z=cells(step, n), coloraxis="coloraxis",
                            hovertemplate=f"{n}[%{{y}}, %{{x}}] ≈ %{{z}} × {lims[n] / 127:.2g}<extra></extra>")
                 for n in names]
 
@@ -273,6 +353,8 @@ def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEI
     fig.frames = [go.Frame(data=traces(s), traces=list(range(len(names))), name=str(s)) for s in steps]
     fig.update_yaxes(autorange="reversed", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
+    _shared_scale(fig, DIVERGING, 127)
+    fig.update_layout(coloraxis_colorbar={"tickvals": [-127, 0, 127], "ticktext": ["−scale", "0", "+scale"]})
     _layout(fig, "Weights while training (tok_emb: first 128 rows)", height=690)
     scrub(fig, [str(s) for s in steps], prefix="after step ", active=len(steps) - 1)
     return fig
@@ -281,35 +363,71 @@ def weights_over_training(snapshots: dict[int, dict[str, np.ndarray]], names=WEI
 # --- inference ---------------------------------------------------------------------------
 
 def temperature_figure(logits: np.ndarray, labels, temps=(0.2, 0.5, 0.8, 1.0, 1.5, 2.0), k: int = 15) -> go.Figure:
-    """The top-k of one real next-token distribution at several temperatures (slider)."""
+    """The top-k of one real next-token distribution at several temperatures (slider).
+
+    Each frame sets its own y range (a little over its tallest bar): on a fixed 0–1 axis
+    the flat distributions of T ≥ 1 would be slivers. Read the numbers on the axis.
+    labels: every token's plain text, by id (:func:`labels_for`).
+    """
     from .inspect import next_token_probs
 
     base = np.argsort(-logits)[:k]
-    names = [labels[i] for i in base]
+    names = [plotly_text(labels[i]) for i in base]
 
     def bars(t):
         return go.Bar(x=names, y=next_token_probs(logits, t)[base], marker_color="#55a868",
                       hovertemplate="%{x}: %{y:.3f}<extra></extra>")
 
-    fig = go.Figure(bars(1.0), frames=[go.Frame(data=[bars(t)], name=str(t)) for t in temps])
-    fig.update_yaxes(range=[0, 1])
-    _layout(fig, f"Next-token probabilities of the top {k}, by temperature", height=500, yaxis_title="probability")
+    def y_range(t):
+        return [0, float(next_token_probs(logits, t)[base].max()) * 1.1]
+
+    fig = go.Figure(bars(1.0), frames=[go.Frame(data=[bars(t)], name=str(t), layout={"yaxis": {"range": y_range(t)}})
+                                       for t in temps])
+    fig.update_yaxes(range=y_range(1.0))
+    _layout(fig, f"Top {k} next tokens", height=500, yaxis_title="probability")
     scrub(fig, [str(t) for t in temps], prefix="temperature ", active=list(temps).index(1.0))
     return fig
 
 
 def cache_attention_figure(steps: list[dict], labels_of_positions, layer: int = 0) -> go.Figure:
-    """Each generated token's attention over the cached positions (layer ``layer``, all heads)."""
+    """Each generated token's attention over the cached positions (layer ``layer``, all heads, one colour bar).
+
+    labels_of_positions: one plain-text label per position, unique (e.g. ``"3:Romeo"``); escaped here.
+    """
     S = max(s["cache_len"] for s in steps)
     n_heads = steps[0]["attn"].shape[1]
-    fig = make_subplots(rows=1, cols=n_heads, shared_yaxes=True, subplot_titles=[f"head {h}" for h in range(n_heads)],
-                        horizontal_spacing=0.02)
+    cols = min(n_heads, 2)
+    rows = -(-n_heads // cols)
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=[f"head {h}" for h in range(n_heads)],
+                        horizontal_spacing=0.04, vertical_spacing=0.12)
     for h in range(n_heads):
         z = np.full((len(steps), S), np.nan)
         for r, s in enumerate(steps):
             z[r, :s["cache_len"]] = s["attn"][layer, h]
-        fig.add_trace(go.Heatmap(z=z, colorscale="Blues", zmin=0, zmax=1, showscale=h == n_heads - 1,
-                                 x=labels_of_positions[:S], hovertemplate="key %{x}: %{z:.3f}<extra></extra>"),
-                      row=1, col=h + 1)
-    fig.update_yaxes(autorange="reversed", title="generation step", row=1, col=1)
-    return _layout(fig, f"Layer {layer}: each new token's attention over the KV cache", height=200 + 22 * len(steps))
+        fig.add_trace(go.Heatmap(z=z, coloraxis="coloraxis", hoverongaps=False,
+                                 x=[plotly_text(t) for t in labels_of_positions[:S]],
+                                 hovertemplate="key %{x}: %{z:.3f}<extra></extra>"),
+                      row=h // cols + 1, col=h % cols + 1)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(title="step", col=1)
+    _shared_scale(fig, "Blues", 1.0)
+    return _layout(fig, f"Layer {layer}: attention over the cache", height=120 + rows * (110 + 18 * len(steps)))
+
+
+def concat_out_figure(inter: dict, layer: int, tokens, head_dim: int) -> go.Figure:
+    """The heads' outputs side by side [T, d], and that @ w_out [T, d]: each panel with its colour bar.
+
+    Dotted lines mark where one head's ``head_dim`` columns end and the next's begin.
+    """
+    heads, out = inter[f"layers.{layer}.heads"], inter[f"layers.{layer}.attn_out"]   # [T, d], [T, d]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.1, subplot_titles=(
+        f"heads side by side [T, {heads.shape[1]}]", f"@ w_out [T, {out.shape[1]}]"))
+    for j, a in enumerate((heads, out)):
+        lim = _sym(a)
+        fig.add_trace(go.Heatmap(z=a, y=axis_labels(tokens), colorscale=DIVERGING, zmin=-lim, zmax=lim,
+                                 colorbar=_colorbar_beside(fig, 1, j + 1),
+                                 hovertemplate="%{y} dim %{x}: %{z:.3f}<extra></extra>"), row=1, col=j + 1)
+    for h in range(1, heads.shape[1] // head_dim):
+        fig.add_vline(x=h * head_dim - 0.5, line_dash="dot", line_color="gray", row=1, col=1)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Concat and output projection", height=160 + 26 * len(tokens))
