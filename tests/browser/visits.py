@@ -2,15 +2,19 @@
 
 Each page is opened once: its console errors, failed and external requests and drawn
 figures are recorded, then axe-core runs on it in the light and the dark theme
-(transitions off, so a theme's colours apply at once). ``test_site`` and ``test_a11y``
-assert on the record; loading 40 pages once instead of twice saves a third of a minute.
+(transitions off, so a theme's colours apply at once), and pages with a plotly figure get
+the figure audit of ``test_figure_labels`` (at their width and a phone's). ``test_site``,
+``test_a11y`` and ``test_figure_labels`` assert on the record: each page is loaded once.
 """
 
 from __future__ import annotations
 
 from tests.browser.harness import open_page
 from tests.browser.test_a11y import NO_TRANSITIONS, violations
+from tests.browser.test_figure_labels import _has_figure, figure_audit
 from tests.browser.test_site import _pages, _plotly_state
+
+AUDITS_FIGURES = True      # test_figure_labels reads "figure_audit" from this record
 
 THEME = """(t) => new Promise((done) => {
     document.documentElement.dataset.theme = t; document.documentElement.dataset.mode = t;
@@ -19,7 +23,8 @@ THEME = """(t) => new Promise((done) => {
 
 
 def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
-    """{page: {"log": PageLog, "state": plotly figures drawn, "a11y": {theme: [violations]}}}"""
+    """{page: {"log": PageLog, "state": plotly figures drawn, "a11y": {theme: [violations]},
+    "figure_audit": {...} on pages with a figure}}"""
     out = {}
     for rel in _pages(site):
         page, log = open_page(chromium, f"{base_url}/{rel}")
@@ -30,6 +35,8 @@ def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
         for theme in ("light", "dark"):
             page.evaluate(THEME, theme)
             a11y[theme] = violations(page)
-        page.close()
         out[rel] = {"log": log, "state": state, "a11y": a11y}
+        if _has_figure(site, rel):
+            out[rel]["figure_audit"] = figure_audit(page)      # last: it leaves the page at a phone's width
+        page.close()
     return out
