@@ -273,7 +273,7 @@ def gelu_figure(inter: dict, layer: int) -> go.Figure:
     fig = go.Figure([go.Scatter(x=xs, y=curve, name="gelu_tanh(x)", line={"color": "#4c72b0", "width": 3}),
                      go.Scattergl(x=pre, y=act, mode="markers", name=f"{len(pre):,} real activations",
                                   marker={"size": 4, "opacity": 0.35, "color": "#dd8452"})])
-    return _layout(fig, f"Layer {layer} feed-forward: GELU on LN2(x) @ w1", height=420,
+    return _layout(fig, f"Layer {layer} FFN: GELU(x)", height=420,
                    xaxis_title="pre-activation", yaxis_title="after GELU")
 
 
