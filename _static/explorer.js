@@ -52,17 +52,25 @@
       type, mode: "markers+text", name: `${name} (${ids.length})`, ...pick(ids, pts, data), hoverinfo: "text",
       textposition: "top center", textfont: { size: 10, color: GROUP_COLORS[k % GROUP_COLORS.length] },
       marker: { size: 8, color: GROUP_COLORS[k % GROUP_COLORS.length], line: { width: 1, color: "#fff" } } }));
-    groups.forEach((g) => { g.text = g.text.map((t) => t.split(" · ")[0]); });
+    const narrow = plot.clientWidth < 600;
+    groups.forEach((g) => {
+      g.text = g.text.map((t) => t.split(" · ")[0]);
+      // alternate labels above and below their points, so neighbours in a group overlap less
+      g.textposition = g.text.map((_, i) => (i % 2 ? "bottom center" : "top center"));
+      if (narrow) g.mode = "markers";            // on a phone, names only on hover
+    });
     const found = { type: "scatter", mode: "markers", name: "search", x: [], y: [], text: [], hoverinfo: "text",
                     marker: { size: 16, symbol: "circle-open", color: "#e7298a", line: { width: 3 } } };
-    const [v1, v2] = data.variance.map((v) => (100 * v).toFixed(1));
+    const [v1, v2] = data.variance;                          // percent, already rounded by Python
     const layout = {
       title: { text: `${data.title}: ${data.n.toLocaleString()} token embeddings, PCA`, x: 0, xanchor: "left" },
       xaxis: { title: { text: `PC 1 (${v1}% of variance)` }, zeroline: false },
       yaxis: { title: { text: `PC 2 (${v2}% of variance)` }, zeroline: false },
       hovermode: "closest", dragmode: "pan", height: 560, margin: { l: 60, r: 10, t: 50, b: 50 },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 1, xanchor: "right" } };
+      legend: narrow ? { orientation: "h", y: -0.2, yanchor: "top", x: 0, xanchor: "left" }
+                     : { orientation: "h", y: 1.0, yanchor: "bottom", x: 1, xanchor: "right" } };
+    if (narrow) { layout.margin.b = 130; layout.title.font = { size: 13 }; }
     window.Plotly.newPlot(plot, [all, ...groups, found], layout,
                           { displaylogo: false, responsive: true, scrollZoom: true });
     if (!gl) status.textContent = "WebGL is not available: drawing with SVG, which is slower.";

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..figures import animate, book_layout, heatmap, token_labels
+from ..figures import animate, book_layout, heatmap, plotly_text, token_labels
 from ..figures.slideshow import Slide, Slideshow
 from ..lm.verify import Check, gelu_tanh, silu, verify_substeps
 from .walkthrough import display_name
@@ -55,9 +55,11 @@ def _qk(tr, layer, head, checks) -> Slide:
     book_layout(fig, f"Layer {layer}: this head's queries and keys", 320)
     fig.update_yaxes(autorange="reversed")
     H = tr.config["n_heads"]
-    caption = (f"The block first normalises the stream (LayerNorm) and multiplies it by `c_attn` [{d}, {3 * d}], "
-               f"giving Q, K and V for all {H} heads at once; head {head} owns columns {head * dh}–{(head + 1) * dh - 1} "
-               f"of each. Its query says what a position looks for, its key what it offers: `[{len(labels)}, {dh}]` each.")
+    caption = (f"The block first normalises the stream (LayerNorm) and multiplies it by one matrix, GPT-2's "
+               f"`c_attn` (\"attention\" projection), of shape [{d}, {3 * d}]: {3 * d:,} = 3 × {d} columns, the "
+               f"queries, keys and values of all {H} heads side by side. Head {head} owns columns "
+               f"{head * dh}–{(head + 1) * dh - 1} of each third. Its query says what a position looks for, its key "
+               f"what it offers: `[{len(labels)}, {dh}]` each (rows = tokens, counted from position 0).")
     return Slide("Q and K", caption, f"Heatmaps of head {head}'s query and key vectors for each token.", [fig],
                  check=agreement(checks, "q", "k"))
 
@@ -82,8 +84,9 @@ def _rope_gqa(tr, layer, head, checks) -> Slide:
     dh = tr.block(layer, "q").shape[-1]
     caption = (f"Llama keeps {c['n_heads']} query heads but only {c['n_kv_heads']} key/value heads: each group of "
                f"{group} query heads shares one K and V, which shrinks the KV cache {group}×. Before Q meets K, "
-               f"RoPE rotates each pair of dimensions (i, i + {dh // 2}) by position × a per-pair frequency. Press "
-               f"Play: the fast pair turns by 1 radian per position, the slower one by 0.1; the lengths never "
+               f"RoPE rotates each pair of dimensions (i, i + {dh // 2}) by position × θ_i, where "
+               f"θ_i = 10000^(−2i/{dh}). Press Play: pair 0 (dims 0, {dh // 2}) turns by θ_0 = 1 radian per "
+               f"position, pair {dh // 8} (dims {dh // 8}, {dh // 8 + dh // 2}) by 10000^(−{2 * (dh // 8)}/{dh}) = 0.1; the lengths never "
                f"change, only the angles. The dot product of a rotated "
                "query and key then depends on how far apart they are.")
     alt = (f"A grid showing query head {head} reading KV head {kv}, and arrows of this head's query vectors "
@@ -117,7 +120,7 @@ def _rope_figure(tr, layer, head):
                                                         for i, f in zip(pairs, freq)])
     for k, trace in enumerate(arrows(1)):                 # position 0 is not rotated: start at 1
         fig.add_trace(trace, 1, 1 + k // 2)
-    names = [f"position {t}: {tr.tokens[t]!r}" for t in range(T)]
+    names = [f"position {t}: {plotly_text(repr(tr.tokens[t]))}" for t in range(T)]
     fig.frames = [go.Frame(data=arrows(t), name=names[t], traces=[0, 1, 2, 3]) for t in range(T)]
     for col, m in enumerate(lim, 1):
         fig.update_xaxes(range=[-m, m], row=1, col=col)
@@ -177,9 +180,10 @@ def _mix_v(tr, layer, head, checks) -> Slide:
     out = tr.block(layer, "heads_out")[:, head * dh:(head + 1) * dh]          # [T, dh]
     labels = token_labels(tr.tokens)
     lim = float(np.abs(np.concatenate([v, out])).max())
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, column_widths=[0.3, 0.35, 0.35], horizontal_spacing=0.03,
+    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, column_widths=[0.3, 0.35, 0.35], horizontal_spacing=0.08,
                         subplot_titles=["attention P [T, T]", f"V [T, {dh}]", f"P·V = head output [T, {dh}]"])
-    fig.add_trace(heatmap(p, x=labels, y=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1, showscale=False), 1, 1)
+    fig.add_trace(heatmap(p, x=labels, y=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1), 1, 1)
+    fig.data[-1].colorbar.update(x=fig.layout.xaxis.domain[1] + 0.005, xanchor="left", len=0.5, y=0, yanchor="bottom")
     fig.add_trace(heatmap(v, y=labels, showscale=False, zmin=-lim, zmax=lim), 1, 2)
     fig.add_trace(heatmap(out, y=labels, zmin=-lim, zmax=lim), 1, 3)
     book_layout(fig, "Each position's output is a weighted average of the value vectors", 360)
@@ -206,8 +210,9 @@ def _expand(tr, layer, checks) -> Slide:
     lim = float(np.percentile(np.abs(pre), 99.5)) or 1.0
     counts, edges = np.histogram(pre, bins=60)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.08,
-                        subplot_titles=[f"first {UNITS_SHOWN} of {d_ff:,} units", f"all {pre.size:,} values"])
-    fig.add_trace(heatmap(pre[:, :UNITS_SHOWN], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
+                        subplot_titles=[f"units 0–{UNITS_SHOWN - 1} of {d_ff:,}", f"all {pre.size:,} values"])
+    fig.add_trace(heatmap(pre[:, :UNITS_SHOWN], y=labels, zmin=-lim, zmax=lim), 1, 1)
+    fig.data[-1].colorbar.update(x=fig.layout.xaxis.domain[1] + 0.005, xanchor="left")
     fig.add_trace(go.Bar(x=np.round((edges[:-1] + edges[1:]) / 2, 3), y=counts, marker_color="#8c8c8c",
                          hovertemplate="≈ %{x:.2f}: %{y}<extra></extra>"), 1, 2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
@@ -216,13 +221,17 @@ def _expand(tr, layer, checks) -> Slide:
     if llama:
         caption = (f"After RMSNorm, two matrices widen each token from {d:,} to {d_ff:,}: `gate_proj` (shown) "
                    f"and `up_proj`. Unlike attention, this step looks at each position on its own: the "
-                   f"{len(labels)} rows never mix.")
+                   f"{len(labels)} rows never mix. The heatmap shows the first {UNITS_SHOWN} units only "
+                   f"(all {d_ff:,} would be too narrow to see); the histogram counts every value of every token.")
         names = ("expand (gate)", "expand (up)")
     else:
-        caption = (f"After LayerNorm, `c_fc` [{d}, {d_ff}] widens each token from {d} to {d_ff} numbers. Unlike "
-                   f"attention, this step looks at each position on its own: the {len(labels)} rows never mix.")
+        caption = (f"After the second LayerNorm, GPT-2's `c_fc` (\"fully connected\") matrix [{d}, {d_ff}] widens "
+                   f"each token from {d} to {d_ff:,} numbers, the hidden units' pre-activations. Unlike attention, "
+                   f"this step looks at each position on its own: the {len(labels)} rows never mix. The heatmap "
+                   f"shows units 0–{UNITS_SHOWN - 1} only (all {d_ff:,} would be too narrow to see); the histogram "
+                   f"counts every value of every token.")
         names = ("expand",)
-    return Slide("Expand", caption, f"Heatmap of the FFN's first {UNITS_SHOWN} hidden pre-activations per token "
+    return Slide("Expand", caption, f"Heatmap of the FFN's hidden pre-activations 0 to {UNITS_SHOWN - 1} per token "
                  "and a histogram of all of them.", [fig], check=agreement(checks, *names))
 
 
@@ -236,7 +245,7 @@ def _nonlinearity(tr, layer, checks) -> Slide:
     act = tr.block(layer, "ffn_act")[-1]
     lo, hi = float(min(pre.min(), -4)), float(max(pre.max(), 4))
     xs = np.linspace(lo, hi, 200)
-    curve, name = (silu(xs), "SiLU(x) = x·σ(x)") if llama else (gelu_tanh(xs), "GELU(x) (tanh form)")
+    curve, name = (silu(xs), "SiLU(x) = x·sigmoid(x)") if llama else (gelu_tanh(xs), "GELU(x) (tanh form)")
     fig = go.Figure([go.Scatter(x=np.round(xs, 3), y=np.round(curve, 4), mode="lines", name=name,
                                 line={"color": "#7f7f7f", "width": 3}),
                      go.Scatter(x=np.round(pre, 4), y=np.round(act, 4), mode="markers",
@@ -248,9 +257,12 @@ def _nonlinearity(tr, layer, checks) -> Slide:
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     neg = float((pre < 0).mean())
     if llama:
+        small = float((np.abs(act) < 0.1 * np.abs(act).max()).mean())
         caption = (f"SwiGLU: the gate goes through SiLU (the curve; the dots are the last token's {pre.size:,} "
                    f"real gate values) and is multiplied unit by unit with `up`. {neg:.0%} of the gates are "
-                   "negative, where SiLU is near zero, so those units are mostly switched off.")
+                   f"negative, where SiLU gives a small value between {float(silu(np.linspace(-5, 0, 5001)).min()):.2f} and 0: those "
+                   f"units are damped, not cut. {small:.0%} of the SiLU outputs are, in size (ignoring the sign), below "
+                   f"a tenth of the largest one ({float(np.abs(act).max()):.3g}).")
     else:
         caption = (f"GELU bends each unit: large positive inputs pass, negative ones are squashed towards zero. "
                    f"The dots are the last token's {pre.size:,} real units, all on the curve; {neg:.0%} "
@@ -270,9 +282,10 @@ def _contract(tr, layer, checks) -> Slide:
     labels, d = token_labels(tr.tokens), out.shape[1]
     d_ff = tr.block(layer, "ffn_act").shape[1]
     lim = float(np.percentile(np.abs(out), 99.5)) or 1.0
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4], horizontal_spacing=0.04,
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.6, 0.4], horizontal_spacing=0.1,
                         subplot_titles=[f"FFN output, first 64 of {d:,} dims", "‖·‖ per token"])
-    fig.add_trace(heatmap(out[:, :64], y=labels, zmin=-lim, zmax=lim, showscale=False), 1, 1)
+    fig.add_trace(heatmap(out[:, :64], y=labels, zmin=-lim, zmax=lim), 1, 1)
+    fig.data[-1].colorbar.update(x=fig.layout.xaxis.domain[1] + 0.005, xanchor="left")
     for vec, name, color in ((mid, "stream before the FFN", "#8c8c8c"), (out, "what the FFN adds", "#d95f02")):
         fig.add_trace(go.Bar(x=np.round(np.linalg.norm(vec, axis=-1), 3), y=labels, orientation="h", name=name,
                              marker_color=color), 1, 2)
@@ -285,3 +298,136 @@ def _contract(tr, layer, checks) -> Slide:
                f"is {ratio:.2f}× the length of the stream it is added to, on average.")
     return Slide("Contract", caption, "Heatmap of the FFN output and bars comparing its size with the stream's.",
                  [fig], check=agreement(checks, "contract"))
+
+
+# --- the numbers the chapter's prose quotes (glued into the Markdown) ----------
+
+def scaling_numbers(tr, layer: int, head: int) -> dict:
+    """Why ÷√dh: spread of this head's real scores before and after the division, and what softmax makes of each."""
+    from ..lm.verify import softmax
+
+    q = tr.block(layer, "q")[head].astype(np.float64)                          # [T, dh]
+    k = tr.block(layer, "k")[tr.config["kv_head_of"][head]].astype(np.float64)  # [T, dh]
+    T, dh = q.shape
+    raw = (q @ k.T)[np.tril_indices(T)]                                         # visible scores only
+    last = q[-1] @ k.T                                                          # [T] the last row, unmasked
+    return {"dh": int(dh), "sqrt_dh": float(np.sqrt(dh)), "q_std": float(q.std()), "k_std": float(k.std()),
+            "raw_std": float(raw.std()), "scaled_std": float((raw / np.sqrt(dh)).std()),
+            "indep_std": float(np.sqrt(dh) * q.std() * k.std()), "one_product": float(q.std() * k.std()),
+            "ratio": float(raw.std() / (np.sqrt(dh) * q.std() * k.std())),
+            "q_tok_std": float(q.std(0).mean()), "k_tok_std": float(k.std(0).mean()),   # a coordinate, token to token
+            "q_row_corr": _mean_corr(q), "k_row_corr": _mean_corr(k),
+            "top_raw": float(softmax(last).max()), "top_scaled": float(softmax(last / np.sqrt(dh)).max()),
+            "n_visible": int(raw.size)}
+
+
+def _mean_corr(rows: np.ndarray) -> float:
+    """Mean correlation between two different rows (tokens) of a [T, dh] array."""
+    c = np.corrcoef(rows)
+    return float(c[np.triu_indices(len(rows), 1)].mean())
+
+
+def width_figure(tr, layer: int, head: int):
+    """Std of real partial dot products q[:w]·k[:w] against the width w, before and after ÷√w."""
+    import plotly.graph_objects as go
+
+    from ..figures import with_alt
+
+    q = tr.block(layer, "q")[head].astype(np.float64)                          # [T, dh]
+    k = tr.block(layer, "k")[tr.config["kv_head_of"][head]].astype(np.float64)
+    T, dh = q.shape
+    widths = [w for w in (2, 4, 8, 16, 32, 64, 128) if w <= dh]
+    vis = np.tril_indices(T)
+    raw = [float((q[:, :w] @ k[:, :w].T)[vis].std()) for w in widths]
+    scaled = [r / np.sqrt(w) for r, w in zip(raw, widths)]
+    fig = go.Figure([go.Scatter(x=widths, y=np.round(v, 5), mode="lines+markers", name=n, line={"color": c})
+                     for v, n, c in ((raw, "std of q·k over the first w dims", "#d95f02"),
+                                     (scaled, "the same ÷ √w", "#4c72b0"))])
+    book_layout(fig, f"Layer {layer}, head {head}: the real scores' spread against the width summed over", 340)
+    fig.update_layout(xaxis={"title": "width w (dimensions summed)", "type": "log", "tickvals": widths},
+                      yaxis={"title": "std over the visible scores", "rangemode": "tozero"},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    alt = ("Two lines against the width w: the std of the dot products of the real q and k over their first w "
+           "dimensions (" + ", ".join(f"{w}: {r:.3g}" for w, r in zip(widths, raw)) + "), and the same divided by √w.")
+    return with_alt(fig, alt)
+
+
+def norm_numbers(lm, tr, layer: int) -> dict:
+    """What the block's first norm does to the last token's real row: mean and RMS before and after."""
+    from ..lm.verify import _norm1
+
+    x = tr.residual[layer][-1].astype(np.float64)                              # [d] entering the block
+    y = _norm1(lm, layer, x[None])[0]                                          # [d] the norm's real output
+    llama = tr.config["arch"] == "llama"
+    z = x / np.sqrt((x ** 2).mean()) if llama else (x - x.mean()) / x.std()    # before the learned gain
+    rms = lambda v: float(np.sqrt((v ** 2).mean()))                            # noqa: E731
+    gain = lm.model.get_parameter(("model.layers.{}.input_layernorm.weight" if llama
+                                   else "transformer.h.{}.ln_1.weight").format(layer)).detach().double().numpy()
+    return {"x_mean": float(x.mean()), "x_std": float(x.std()), "x_rms": rms(x), "x_absmax": float(np.abs(x).max()),
+            "z_mean": float(z.mean()), "z_rms": rms(z), "y_mean": float(y.mean()), "y_rms": rms(y),
+            "gain_min": float(gain.min()), "gain_max": float(gain.max()), "d": int(x.size)}
+
+
+def ffn_numbers(tr, layer: int) -> dict:
+    """The last token's hidden units: how many are negative, and (Llama) how open SiLU leaves each gate."""
+    llama = tr.config["arch"] == "llama"
+    pre = tr.block(layer, "ffn_gate" if llama else "ffn_pre")[-1].astype(np.float64)   # [d_ff]
+    act = silu(pre) if llama else gelu_tanh(pre)                                         # [d_ff]
+    out = {"d_ff": int(pre.size), "neg": float((pre < 0).mean()), "pre_std": float(pre.std()),
+           "act_min": float(act.min()), "act_max": float(act.max()),
+           "near_zero": float((np.abs(act) < 0.1 * np.abs(act).max()).mean()),
+           "floor": float((silu if llama else gelu_tanh)(np.linspace(-5, 0, 5001)).min())}   # the curve's lowest value
+    if llama:
+        up = tr.block(layer, "ffn_up")[-1].astype(np.float64)
+        out.update({"gate_neg_mean": float(np.abs(act[pre < 0]).mean()) if (pre < 0).any() else 0.0,
+                    "gate_pos_mean": float(np.abs(act[pre >= 0]).mean()) if (pre >= 0).any() else 0.0,
+                    "gate_median": float(np.median(act)), "up_std": float(up.std())})
+    return out
+
+
+def rope_rotate(x: np.ndarray, pos: int, theta: float = 10000.0) -> np.ndarray:
+    """One head vector [dh] rotated to position ``pos`` (Llama's half-split pairs (i, i + dh/2))."""
+    dh = x.shape[-1]
+    ang = pos / theta ** (np.arange(0, dh, 2) / dh)                            # [dh/2]
+    x1, x2 = x[: dh // 2], x[dh // 2:]
+    return np.concatenate([x1 * np.cos(ang) - x2 * np.sin(ang), x2 * np.cos(ang) + x1 * np.sin(ang)])
+
+
+def rope_table(tr, layer: int, head: int, shifts=(0, 10, 100, 1000)) -> tuple[str, dict]:
+    """The real (pre-RoPE) query of the last token and key of the first, rotated to shifted positions.
+
+    Returns a Markdown table of q_m·k_n for (m, n) = (m0 + s, n0 + s) and for a changed gap, and the numbers.
+    """
+    pre_q = tr.block(layer, "q_pre_rope")[head].astype(np.float64)              # [T, dh]
+    pre_k = tr.block(layer, "k_pre_rope")[tr.config["kv_head_of"][head]].astype(np.float64)
+    m0, n0 = pre_q.shape[0] - 1, 1
+    dot = lambda m, n: float(rope_rotate(pre_q[m0], m) @ rope_rotate(pre_k[n0], n))   # noqa: E731
+    rows = [(m0 + s, n0 + s, dot(m0 + s, n0 + s)) for s in shifts]
+    other = [(m0 + g, n0, dot(m0 + g, n0)) for g in (5, 50)]
+    lines = ["| query position m | key position n | m − n | q_m · k_n |", "|---:|---:|---:|---:|"]
+    lines += [f"| {m} | {n} | {m - n} | {v:.6f} |" for m, n, v in rows + other]
+    spread = max(v for *_, v in rows) - min(v for *_, v in rows)
+    return "\n".join(lines), {"m0": m0, "n0": n0, "gap": m0 - n0, "same_gap_spread": float(spread),
+                              "dot0": rows[0][2], "far_shift": shifts[-1], "other_dot": other[-1][2],
+                              "other_gap": other[-1][0] - n0}
+
+
+def rope_numbers(dh: int, base: float = 10000.0) -> dict:
+    """RoPE's per-pair frequencies θ_i = base^(−2i/dh): the fastest, the one the slide shows, the slowest."""
+    theta = base ** (-2 * np.arange(dh // 2) / dh)                              # [dh/2] radians per position
+    return {"theta_first": float(theta[0]), "theta_slide_pair": dh // 8, "theta_slide": float(theta[dh // 8]),
+            "theta_last_pair": dh // 2 - 1, "theta_last": float(theta[-1]),
+            "turn_last": float(2 * np.pi / theta[-1]), "rope_base": float(base)}
+
+
+def gqa_numbers(tr) -> dict:
+    """KV-cache bytes per token (float32 and float16) with the real shapes, with GQA and as if every head had its own K, V."""
+    c = tr.config
+    per = lambda heads, nbytes: 2 * c["n_layers"] * heads * c["head_dim"] * nbytes   # noqa: E731
+    return {"L": c["n_layers"], "H": c["n_heads"], "Hkv": c["n_kv_heads"], "group": c["n_heads"] // c["n_kv_heads"],
+            "kv32": per(c["n_kv_heads"], 4), "mha32": per(c["n_heads"], 4), "kv16": per(c["n_kv_heads"], 2),
+            "mha16": per(c["n_heads"], 2), "measured": int(tr.cache_bytes_per_token),
+            "ctx": int(c["context_len"]), "ctx_mib_kv16": per(c["n_kv_heads"], 2) * c["context_len"] / 2**20,
+            "ctx_mib_mha16": per(c["n_heads"], 2) * c["context_len"] / 2**20,
+            "ctx_mib_kv32": per(c["n_kv_heads"], 4) * c["context_len"] / 2**20,
+            "ctx_mib_mha32": per(c["n_heads"], 4) * c["context_len"] / 2**20}

@@ -61,6 +61,20 @@ def facts_table(pairs) -> str:
     return "\n".join(rows)
 
 
+def facts_html(pairs) -> str:
+    """The same table as :func:`facts_table`, as HTML in a box that scrolls sideways on a narrow screen."""
+    import html
+    import re
+
+    cols = [_facts(lm, tr) for lm, tr in pairs]
+    cell = lambda t: re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(t))   # noqa: E731  (`x` -> <code>)
+    head = "".join(f"<th>{html.escape(lm.spec.name)}</th>" for lm, _ in pairs)
+    body = "".join(f"<tr><th>{html.escape(k)}</th>" + "".join(f"<td>{cell(c[k])}</td>" for c in cols) + "</tr>"
+                   for k in cols[0])
+    return (f'<div style="overflow-x:auto"><table class="table" style="min-width:36em">'
+            f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
 def _facts(lm, tr) -> dict[str, str]:
     c, f = lm.model.config, tr.config
     llama = f["arch"] == "llama"
@@ -70,7 +84,8 @@ def _facts(lm, tr) -> dict[str, str]:
         "layers × width": f"{f['n_layers']} × {f['d_model']:,}",
         "normalisation": (f"RMSNorm (eps {c.rms_norm_eps:g}), no mean, no bias" if llama
                           else f"LayerNorm (eps {c.layer_norm_epsilon:g}), mean and bias"),
-        "positions": (f"RoPE, θ = {c.rope_parameters['rope_theta']:g}, rotates Q and K in every layer" if llama
+        "positions": (f"RoPE (base `rope_theta` = {c.rope_parameters['rope_theta']:g}), rotates Q and K in "
+                      "every layer" if llama
                       else f"learned table `wpe`, {c.n_positions:,} × {f['d_model']}, added once"),
         "attention heads": (f"{f['n_heads']} query heads, {f['n_kv_heads']} KV heads (GQA, groups of "
                             f"{f['n_heads'] // f['n_kv_heads']})" if f["n_kv_heads"] != f["n_heads"]
@@ -98,7 +113,8 @@ def params_figure(pairs):
         alt.append(f"{lm.spec.name} " + ", ".join(f"{k} {_short(v)}" for k, v in counts.items()))
         fig.add_trace(go.Bar(y=list(COMPONENTS), x=[counts[k] or None for k in COMPONENTS], orientation="h",
                              name=lm.spec.name, marker_color=color,
-                             text=[_short(counts[k]) for k in COMPONENTS], textposition="outside", cliponaxis=False,
+                             text=[_short(counts[k]) if counts[k] else _none(lm, k) for k in COMPONENTS],
+                             textposition="outside", cliponaxis=False,
                              hovertemplate="%{y}: %{x:,}<extra>" + lm.spec.name + "</extra>"))
     book_layout(fig, "Parameters per component (log scale)", 400)
     fig.update_layout(margin={"r": 60}, barmode="group", xaxis_type="log", yaxis_autorange="reversed",
@@ -107,9 +123,16 @@ def params_figure(pairs):
     return with_alt(fig, "Parameters per component: " + "; ".join(alt))
 
 
+def _none(lm, component: str) -> str:
+    """Why a component has no parameters of its own: a tied head, or no position table."""
+    if component == "LM head" and lm.head_is_tied:
+        return "0 (tied)"
+    return "0 (none)"
+
+
 def _short(n: int) -> str:
     if not n:
-        return "0 (tied / none)"
+        return "0"
     return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.0f} k"
 
 
@@ -124,7 +147,7 @@ def kv_figure(pairs, contexts=(128, 512, 1024, 2048)):
         ctx = [n for n in contexts if n <= tr.config["context_len"]]
         fig.add_trace(go.Scatter(x=ctx, y=[per * n / 2**20 for n in ctx], mode="lines+markers", name=lm.spec.name,
                                  line={"color": color}, hovertemplate="%{x} tokens: %{y:.1f} MiB<extra></extra>"))
-    book_layout(fig, "KV-cache size (float32) against the number of cached tokens", 340)
+    book_layout(fig, "KV cache (float32) vs cached tokens", 340)
     fig.update_layout(xaxis_title="tokens in the cache", yaxis_title="MiB",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     return with_alt(fig, "Lines of KV-cache size growing linearly with the cached tokens: " + ", ".join(alt))
@@ -139,7 +162,7 @@ def activation_figure():
     x = np.linspace(-5, 5, 201)
     fig = go.Figure([go.Scatter(x=np.round(x, 3), y=np.round(f(x), 4), mode="lines", name=n, line={"color": c})
                      for f, n, c in ((gelu_tanh, "GELU (GPT-2)", "#4c72b0"), (silu, "SiLU (Llama's gate)", "#dd8452"))])
-    book_layout(fig, "The two nonlinearities", 320)
+    book_layout(fig, "GELU and SiLU, from their definitions", 320)
     fig.update_layout(xaxis_title="x", yaxis_title="f(x)",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     return with_alt(fig, "GELU and SiLU curves from -5 to 5: both near zero for negative inputs, "

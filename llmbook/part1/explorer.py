@@ -82,10 +82,29 @@ class Explorer:
         tokens = lm.tokens(list(range(xy.shape[0])))
         return cls(title, tokens, xy, var, group_ids(lm), lm.is_standin)
 
+    @property
+    def variance_pct(self) -> list[str]:
+        """Explained variance of each axis in percent, to the two significant digits the axis titles and the text
+        both show (e.g. "0.15", "12")."""
+        return [two_digits(100 * float(v)) for v in self.variance]
+
+    def spread(self) -> dict[str, float]:
+        """Each group's spread on the map over the whole vocabulary's (1 = no tighter than random tokens)."""
+        whole = float(self.xy.std(0).mean())
+        return {name: float(self.xy[ids].std(0).mean()) / whole for name, ids in self.groups.items() if len(ids) > 1}
+
+    def chance_spread(self, n: int, quantile: float = 0.05, draws: int = 2000, seed: int = 0) -> float:
+        """The spread that only ``quantile`` of random groups of ``n`` tokens fall below (seeded draws)."""
+        rng = np.random.default_rng(seed)
+        whole = float(self.xy.std(0).mean())
+        spreads = [float(self.xy[rng.choice(len(self.xy), n, replace=False)].std(0).mean()) / whole
+                   for _ in range(draws)]
+        return float(np.quantile(spreads, quantile))
+
     def data(self) -> dict:
         b64, box = quantize(self.xy)
         return {"title": self.title, "n": len(self.tokens), "xy": b64, "box": box, "tokens": self.tokens,
-                "groups": self.groups, "variance": [round(float(v), 4) for v in self.variance],
+                "groups": self.groups, "variance": self.variance_pct,   # JS prints these strings as they are
                 "standin": self.is_standin}
 
     def _repr_html_(self) -> str:
@@ -103,3 +122,55 @@ class Explorer:
             f'style="height:560px"></div></div>'
             f'<noscript>The explorer needs JavaScript.</noscript>'
             f'<script type="application/json" class="ex-data">{blob}</script></div>')
+
+
+def two_digits(x: float) -> str:
+    """A number to two significant digits, as text ("0.15", "1.3", "12")."""
+    return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def nearest(lm, word: str, k: int = 6) -> list[tuple[str, float]]:
+    """The ``k`` tokens whose input embeddings have the highest cosine similarity with ``word``'s (one token)."""
+    emb = lm.model.get_input_embeddings().weight.detach().float().numpy()     # [V, d]
+    ids = group_ids(lm, {"w": [word]})["w"]
+    if not ids:
+        raise ValueError(f"{word!r} is not a single token")
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)  # [V, d]
+    cos = unit @ unit[ids[0]]                                                 # [V]
+    cos[ids[0]] = -np.inf
+    top = np.argsort(-cos)[:k]
+    return list(zip(lm.tokens([int(i) for i in top]), [float(cos[i]) for i in top]))
+
+
+def vocab_stats(tokens: list[str]) -> dict:
+    """How a vocabulary's display strings look: word-initial pieces (leading space), pure digits, single characters."""
+    n = len(tokens)
+    return {"n": n, "word_start": sum(t[:1] == " " for t in tokens) / n,
+            "digits": sum(t.strip().isdigit() for t in tokens),
+            "single_char": sum(len(t.strip()) == 1 for t in tokens)}
+
+
+def digit_pieces(lm, tokens: list[str]) -> dict:
+    """Where a vocabulary's number tokens come from: plain ASCII digit strings, byte pieces, other Unicode digits."""
+    raw = lm.tokenizer.convert_ids_to_tokens(list(range(len(tokens))))
+    numeric = [i for i, t in enumerate(tokens) if t.strip().isdigit()]
+    byte = [i for i in numeric if raw[i].startswith("<0x")]
+    ascii_ = [i for i in numeric if tokens[i].strip().isascii() and i not in byte]
+    return {"digit_bytes": len(byte), "digit_ascii": len(ascii_), "digit_other": len(numeric) - len(byte) - len(ascii_),
+            "digit_other_examples": " ".join(tokens[i].strip() for i in numeric if i not in byte and i not in ascii_)[:40],
+            "byte_pieces": sum(r.startswith("<0x") for r in raw)}
+
+
+def page_numbers(lm, ex: Explorer, probe: str = "Monday") -> dict:
+    """Everything an embedding page quotes: sizes, variance, group counts and spreads, vocabulary shape, neighbours."""
+    V, d = lm.model.get_input_embeddings().weight.shape
+    v1, v2 = ex.variance_pct
+    out = {"V": int(V), "d": int(d), "v1": v1, "v2": v2, "v_random": two_digits(100 / int(d)), "probe": probe,
+           "tied": bool(lm.head_is_tied), **{f"vocab_{k}": v for k, v in vocab_stats(ex.tokens).items()}}
+    out.update({f"n_{name}": len(ids) for name, ids in ex.groups.items()})
+    out.update({f"spread_{name}": s for name, s in ex.spread().items()})
+    out.update({f"chance_{name}": ex.chance_spread(len(ids)) for name, ids in ex.groups.items() if len(ids) > 1})
+    out.update({f"words_{name}": ", ".join(ex.tokens[i].strip() for i in ids) for name, ids in ex.groups.items()})
+    out.update(digit_pieces(lm, ex.tokens))
+    out["neighbours"] = ", ".join(f"{t!r} ({c:.2f})" for t, c in nearest(lm, probe))
+    return out

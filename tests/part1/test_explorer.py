@@ -39,3 +39,16 @@ def test_group_ids_keep_single_token_words_only(small_lm):
     for i in ids:
         assert len(small_lm.tokenizer.encode(small_lm.tokens([i])[0], add_special_tokens=False)) >= 1
     assert 1 <= len(ids) <= 2
+
+
+def test_axis_and_text_show_the_same_rounded_variance():
+    ex = Explorer("t", ["a", "b"], np.zeros((2, 2), np.float32), np.array([0.00154, 0.1234]), {}, True)
+    assert ex.variance_pct == ["0.15", "12"]
+    assert ex.data()["variance"] == ["0.15", "12"]                # explorer.js prints these strings as they are
+
+
+def test_chance_spread_of_random_groups_is_below_one():
+    xy = np.random.default_rng(1).normal(size=(5000, 2)).astype(np.float32)
+    ex = Explorer("t", ["a"] * 5000, xy, np.array([0.5, 0.2]), {}, True)
+    low = ex.chance_spread(12)
+    assert 0.4 < low < 1.0
