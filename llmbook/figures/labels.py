@@ -42,8 +42,9 @@ def weights_notice(trace_or_lm) -> str:
         return (":::{admonition} Stand-in weights\n:class: warning\n\n"
                 f"The published **{name}** weights were not available when this page was built, so "
                 f"its figures come from {label}. The tokenizer, the shapes and every step of the "
-                "computation are the real model's; the values are random, so the predictions "
-                "are meaningless. Build with the real weights (see the README) to see the real ones.\n:::")
+                "computation are the real model's; the values are random, so what they produce "
+                "(predictions, attention patterns, embedding maps) means nothing. A build that can reach the Hugging Face hub (or has the weights in its "
+                "cache) uses the published weights, as the book online does.\n:::")
     return f":::{{admonition}} Real weights\n:class: note\n\nThe figures on this page come from {label}.\n:::"
 
 
