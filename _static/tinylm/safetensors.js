@@ -3,7 +3,10 @@
 // A file is: a little-endian u64 n, n bytes of JSON {name: {dtype, shape, data_offsets:
 // [begin, end]}, "__metadata__": {...}}, then the raw little-endian data, offsets
 // counted from the end of the header. F32 tensors that sit on a 4-byte boundary are
-// views into the buffer (no copy); F16 and BF16 are widened to float32.
+// views into the buffer (no copy); F16 and BF16 are widened to float32, unless
+// { bf16: "view" } asks to keep BF16 as it is stored: then its data is a Uint16Array of
+// the raw bfloat16 bits (a view, no copy, when on a 2-byte boundary) for kernels that
+// widen as they read (llama.js): half the memory of float32.
 // Not handled: other dtypes (refused by name), big-endian machines.
 
 export class SafetensorsError extends Error {}
@@ -11,12 +14,16 @@ export class SafetensorsError extends Error {}
 const MAX_HEADER = 100 * 2 ** 20;
 const BYTES = { F32: 4, F16: 2, BF16: 2 };
 
-/** ArrayBuffer -> Map name -> {dtype, shape, data: Float32Array}; throws SafetensorsError naming the problem. */
-export function parseSafetensors(buffer) {
+/**
+ * ArrayBuffer -> Map name -> {dtype, shape, data: Float32Array}; throws SafetensorsError naming the problem.
+ * opts.bf16: "widen" (default: float32 values) or "view" (BF16 data stays a Uint16Array of the stored bits).
+ */
+export function parseSafetensors(buffer, { bf16 = "widen" } = {}) {
+  if (bf16 !== "widen" && bf16 !== "view") throw new SafetensorsError(`bf16 must be "widen" or "view", not ${JSON.stringify(bf16)}`);
   if (Object.prototype.toString.call(buffer) !== "[object ArrayBuffer]") throw new SafetensorsError("expected the file's bytes (an ArrayBuffer)");
   const header = readHeader(buffer), start = 8 + header.length, out = new Map();
   for (const [name, info] of Object.entries(header.entries)) {
-    out.set(name, { dtype: info.dtype, shape: info.shape, data: readTensor(buffer, start, name, info) });
+    out.set(name, { dtype: info.dtype, shape: info.shape, data: readTensor(buffer, start, name, info, bf16 === "view") });
   }
   return out;
 }
@@ -56,13 +63,14 @@ function checkEntry(name, info, dataBytes) {
   }
 }
 
-function readTensor(buffer, start, name, info) {
+function readTensor(buffer, start, name, info, keepBF16 = false) {
   const [begin, end] = info.data_offsets, offset = start + begin, count = (end - begin) / BYTES[info.dtype];
   if (info.dtype === "F32") {
     return offset % 4 === 0 ? new Float32Array(buffer, offset, count) : new Float32Array(buffer.slice(offset, offset + 4 * count));
   }
   const half = new Uint16Array(offset % 2 === 0 ? buffer : buffer.slice(offset, offset + 2 * count), offset % 2 === 0 ? offset : 0, count);
-  return info.dtype === "BF16" ? widenBF16(half) : widenF16(half);
+  if (info.dtype === "BF16") return keepBF16 ? half : widenBF16(half);
+  return widenF16(half);
 }
 
 function widenBF16(half) {

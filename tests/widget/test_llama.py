@@ -1,0 +1,201 @@
+"""The in-page Llama engine (``_static/tinylm/llama.js``) under Node: the CPU backend against
+transformers' LlamaForCausalLM (float32 compute, eager attention) on a random bfloat16 Llama
+with grouped-query attention, prompts with emoji and CJK through the real tokenizer, full pass
+and KV-cached chunks; and clear refusals of wrong files.
+
+Measured max |Δ| are printed (``pytest -s``) and kept in ``MEASURED`` for the report.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.widget.llama_cases import (BOUND, ENGINE_CONFIG, SMALL, case_file, f32, load_reference_model, max_deltas,
+                                      random_llama, reference)
+from tests.widget.node import ROOT, node
+
+CHECK = (ROOT / "tests" / "widget" / "llama-check.mjs").as_uri()
+TEXTS = ["Name three primary colors.", "Emoji 🦙🔥 and CJK 漢字かな한글 in one prompt: 👩‍👩‍👧 ありがとう"]
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    from llmbook.lm.specs import get_spec
+    from llmbook.lm.tokenizers import encode_prompt, offline_tokenizer
+
+    spec = get_spec("tinyllama")
+    tok = offline_tokenizer(spec)
+    ids = [encode_prompt(spec, tok, TEXTS[0]), encode_prompt(spec, tok, TEXTS[1]),
+           encode_prompt(spec, tok, "你好，羊驼 🦙 能说中文吗？", chat=True), [1]]
+    assert ids[0] == [1, 4408, 2211, 7601, 11955, 29889]             # CONTRACTS §2
+    assert any(i < 259 for i in ids[1][1:])                          # byte-fallback pieces (emoji) are in play
+    return ids
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return random_llama(tmp_path_factory.mktemp("llama") / "model.safetensors")
+
+
+def _run(weights, case, timeout=600):
+    """The case through llama.js under Node; the file read into one ArrayBuffer of its size (one copy,
+    and past readFileSync's 2 GiB limit: TinyLlama's file is 2.2 GB)."""
+    return node(f"""
+        const fs = await import("node:fs");
+        const {{ runLlamaCase }} = await import({json.dumps(CHECK)});
+        const fd = fs.openSync({json.dumps(str(weights))}, "r"), size = fs.fstatSync(fd).size, bytes = new ArrayBuffer(size);
+        for (let at = 0; at < size; ) at += fs.readSync(fd, new Uint8Array(bytes, at, Math.min(2 ** 30, size - at)), 0, Math.min(2 ** 30, size - at), at);
+        fs.closeSync(fd);
+        result = await runLlamaCase(bytes, JSON.parse(fs.readFileSync({json.dumps(str(case))}, "utf8")));""", timeout=timeout)
+
+
+def test_cpu_engine_matches_transformers(small, prompts):
+    """Full pass and KV-cached chunks of 3 and of 1 token: logits, residual rows, final norm,
+    attention, q and k after RoPE, all within 1e-4 of transformers; bfloat16 kept in memory."""
+    got = _run(small, case_file(small.parent, prompts, chunks=(3, 1)))
+    assert got["backend"] == "cpu" and got["fallback"] is None
+    assert got["config"] == {k: SMALL[k] for k in ENGINE_CONFIG}
+    assert got["dtype"] == "BF16"
+    held = sum(t.numel() * (2 if t.ndim == 2 else 4) for t in _tensors(small).values())
+    assert got["weight_bytes"] == held              # matrices at 2 bytes a weight; only the norm vectors widened
+    worst = max_deltas(got, reference(load_reference_model(small), prompts))
+    print("\nllama.js vs transformers, max |Δ|:", json.dumps(worst, indent=1))
+    assert all(p["mlp_ok"] for p in got["prompts"])
+    assert max(worst.values()) <= BOUND, worst
+    assert got["prompts"][1]["cached"]["3"]["cache_bytes"] == 2 * 3 * 2 * 16 * 4 * len(prompts[1])
+
+
+def _tensors(path):
+    from safetensors.torch import load_file
+    return load_file(str(path))
+
+
+def test_config_comes_from_the_shapes_and_tinyllamas_defaults(small):
+    """Without config.json: head_dim 64 (TinyLlama's) is assumed, so a head_dim-16 file asks for its config."""
+    got = node(f"""
+        const fs = await import("node:fs");
+        const {{ parseSafetensors, createLlama, llamaConfig }} = await import(tinylm + "/llama.js");
+        const b = fs.readFileSync({json.dumps(str(small))});
+        const t = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }});
+        result = {{ partial: llamaConfig(t, {{ head_dim: 16 }}) }};
+        try {{ await createLlama(t); }} catch (err) {{ result.message = err.message; }}
+        const m = await createLlama(t, {{ backend: "webgpu", config: {{ num_attention_heads: 4, hidden_size: 64 }} }});
+        result.fallback = m.fallback; result.backend = m.backend;
+        result.view = t.get("lm_head.weight").data.constructor.name;
+        result.shared = t.get("lm_head.weight").data.buffer === t.get("model.norm.weight").data.buffer;""")
+    assert got["partial"] == {**{k: SMALL[k] for k in ENGINE_CONFIG}, "max_position_embeddings": 2048}
+    assert "not whole heads of 64; pass the checkpoint's config.json" in got["message"]
+    assert got["backend"] == "cpu" and "not written yet" in got["fallback"]
+    assert got["view"] == "Uint16Array" and got["shared"]        # views into the file's buffer: no copy
+
+
+def test_default_parse_still_widens_bf16(small):
+    """The GPT-2 page's call is unchanged: BF16 comes back as float32 values."""
+    got = node(f"""
+        const fs = await import("node:fs");
+        const {{ parseSafetensors }} = await import(tinylm + "/safetensors.js");
+        const b = fs.readFileSync({json.dumps(str(small))});
+        const t = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+        result = {{ kind: t.get("model.norm.weight").data.constructor.name, row: Array.from(t.get("model.norm.weight").data) }};""")
+    assert got["kind"] == "Float32Array"
+    assert np.array_equal(np.float32(got["row"]), _tensors(small)["model.norm.weight"].float().numpy())
+
+
+def _expect_error(bytes_path, message, prompts=([1, 2, 3],), config=None):
+    got = node(f"""
+        const fs = await import("node:fs");
+        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/llama.js");
+        const b = fs.readFileSync({json.dumps(str(bytes_path))});
+        try {{
+          const m = await createLlama(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }}),
+                                      {{ backend: "cpu", config: {json.dumps(config)} }});
+          const cache = m.newCache();
+          for (const ids of {json.dumps(list(prompts))}) await m.forward(ids, {{ cache }});
+          result = {{ ok: true }};
+        }} catch (err) {{ result = {{ name: err.constructor.name, message: err.message }}; }}""")
+    assert message in got.get("message", ""), got
+    return got
+
+
+def test_what_is_not_a_llama_safetensors_is_refused_by_name(small, tmp_path):
+    from safetensors.torch import save_file
+
+    from tests.widget.gpt2_cases import random_checkpoint
+
+    config = json.loads((small.parent / "config.json").read_text())
+    (tmp_path / "html.safetensors").write_bytes(b"<!doctype html><title>404</title>")
+    assert _expect_error(tmp_path / "html.safetensors", "not a safetensors file")["name"] == "SafetensorsError"
+    data = small.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    _expect_error(tmp_path / "cut.safetensors", "a download cut short?")
+    gpt2 = random_checkpoint(tmp_path / "gpt2.safetensors")
+    assert _expect_error(gpt2, "this is a GPT-2 checkpoint (it has wte.weight), not a Llama one")["name"] == "CheckpointError"
+    other = _tensors(small)
+    other["model.layers.1.mlp.up_proj.weight"] = torch.zeros(100, 64, dtype=torch.bfloat16)
+    save_file(other, str(tmp_path / "shape.safetensors"))
+    _expect_error(tmp_path / "shape.safetensors", "tensor model.layers.1.mlp.up_proj.weight has shape [100,64]", config=config)
+    del other["lm_head.weight"]
+    other["model.layers.1.mlp.up_proj.weight"] = torch.zeros(176, 64, dtype=torch.bfloat16)
+    save_file(other, str(tmp_path / "nohead.safetensors"))
+    _expect_error(tmp_path / "nohead.safetensors", "has no lm_head.weight", config=config)
+    _expect_error(small, "config.json says hidden_size 128, but the tensors' shapes give 64", config={**config, "hidden_size": 128})
+    _expect_error(small, 'RoPE scaling "llama3" is not handled',
+                  config={**config, "rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5}})
+
+
+@pytest.mark.parametrize("prompts, message", [
+    ([[]], "the prompt is empty"),
+    ([[32000]], "outside the vocabulary"),
+    ([list(range(300)), list(range(300))], "300 cached + 300 new tokens pass the context of 512 positions"),
+])
+def test_bad_ids_are_refused_with_the_reason(small, prompts, message):
+    config = json.loads((small.parent / "config.json").read_text())
+    assert _expect_error(small, message, prompts, config)["name"] == "RangeError"
+
+
+def test_greedy_generation_equals_transformers(small, prompts):
+    """m.generate (the cache, one token at a time) picks the ids transformers' greedy generate picks;
+    the tokens per second under Node are printed."""
+    got = node(f"""
+        const fs = await import("node:fs");
+        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/llama.js");
+        const b = fs.readFileSync({json.dumps(str(small))});
+        const m = await createLlama(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }}),
+                                    {{ config: JSON.parse(fs.readFileSync({json.dumps(str(small.parent / "config.json"))}, "utf8")) }});
+        const t0 = performance.now();
+        const {{ ids, cache }} = await m.generate({json.dumps(prompts[0])}, {{ maxNewTokens: 16, stop: [] }});
+        result = {{ ids, length: cache.length, tok_s: 16 / ((performance.now() - t0) / 1000) }};""")
+    model = load_reference_model(small)
+    with torch.no_grad():
+        want = model.generate(torch.tensor([prompts[0]]), max_new_tokens=16, do_sample=False, eos_token_id=None,
+                              pad_token_id=0)[0, len(prompts[0]):].tolist()
+    print(f"\nsmall Llama under Node: {got['tok_s']:.0f} tok/s")
+    assert got["ids"] == want
+    assert got["length"] == len(prompts[0]) + 15
+
+
+@pytest.mark.slow
+@pytest.mark.shipped      # minutes: runs in `make test-shipped`, beside `make test` in .ci/run
+def test_full_size_tinyllama_standin_within_1e3(tmp_path, prompts):
+    """The hub-format TinyLlama stand-in (22 layers, 32/4 heads, bfloat16, 2.2 GB), no config.json:
+    the engine's config from the shapes and TinyLlama's defaults; logits within 1e-3 of transformers."""
+    from llmbook.lm.models import _config
+    from llmbook.lm.specs import get_spec
+    from llmbook.testing.hub import write_checkpoint
+
+    path = write_checkpoint("tinyllama", tmp_path / "model.safetensors")
+    _config(get_spec("tinyllama"), {}).save_pretrained(tmp_path)
+    ids = prompts[1][:12]
+    case = case_file(tmp_path, [ids], chunks=(4,), rope_layer=21, config=False)
+    got = _run(path, case, timeout=1800)
+    assert got["dtype"] == "BF16" and got["config"] == {
+        "vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32,
+        "num_key_value_heads": 4, "head_dim": 64, "rope_theta": 10000, "rms_norm_eps": 1e-5, "max_position_embeddings": 2048}
+    worst = max_deltas(got, reference(load_reference_model(path), [ids], rope_layer=21))
+    print(f"\nfull-size stand-in, {len(ids)} tokens, prompt pass {got['prompts'][0]['ms'] / 1000:.1f} s; max |Δ|:",
+          json.dumps(worst, indent=1))
+    assert max(v for k, v in worst.items() if k.startswith("logits") or k.startswith("last row")) <= 1e-3, worst
