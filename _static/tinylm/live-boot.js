@@ -1,5 +1,6 @@
 // Starts the live-prompt page (book/try/live.md): needs live-data.js (window.LLMBOOK_LIVE),
 // gpt2-tables.js and tokenizers.js (GPT-2's tokenizer) and live.js (window.llmbookLive) first.
+// The engine's worker runs live.js's own text (window.llmbookLiveSource) and serves from it.
 window.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("llmbook-live");
   if (!root) return;
@@ -8,5 +9,6 @@ window.addEventListener("DOMContentLoaded", () => {
     root.textContent = "The page's scripts did not load (live-data.js, live.js, gpt2-tables.js, tokenizers.js); try reloading it.";
     return;
   }
-  window.llmbookLivePage = window.llmbookLive.live.mountLive(root, window.LLMBOOK_LIVE, make.gpt2(tables.gpt2));
+  const workerSource = window.llmbookLiveSource && `${window.llmbookLiveSource()}self.llmbookLive["live-worker"].serve(self);\n`;
+  window.llmbookLivePage = window.llmbookLive.live.mountLive(root, window.LLMBOOK_LIVE, make.gpt2(tables.gpt2), { workerSource });
 });

@@ -70,6 +70,37 @@ export function headStages(qkv, T, d, H, h) {
   return { scores, scaled, masked, probs, out, dh };
 }
 
+/**
+ * What the attention panel draws for one head of one layer of a pass: the four stages cropped
+ * to the last `window` positions ([n, n] each, from position w0), the last row of probabilities
+ * [T], the last position's output ·V [dh], and max |Δ| between the recomputed probabilities
+ * and the engine's own (pass.attention[layer] [H, T, past+T], when the pass kept it; else null).
+ */
+export function attentionView(pass, config, layer, head, window = 48) {
+  const { n_embd: d, n_head: H } = config, T = pass.T, st = headStages(pass.qkv[layer], T, d, H, head);
+  const w0 = Math.max(0, T - window), n = T - w0;
+  const crop = (a) => { const out = new Float32Array(n * n); for (let i = 0; i < n; i++) out.set(a.subarray((w0 + i) * T + w0, (w0 + i) * T + T), i * n); return out; };
+  let delta = null;
+  const engine = pass.attention[layer];
+  if (engine) {
+    const own = new Float32Array(T * T), Tk = pass.past + T;                  // engine: [H, T, Tk]
+    for (let i = 0; i < T; i++) own.set(engine.subarray((head * T + i) * Tk, (head * T + i) * Tk + T), i * T);
+    delta = maxAbsDiff(own, st.probs);
+  }
+  return { T, w0, n, dh: st.dh, scores: crop(st.scores), scaled: crop(st.scaled), masked: crop(st.masked), probs: crop(st.probs),
+    last: st.probs.slice((T - 1) * T, T * T), out: st.out.slice((T - 1) * st.dh, T * st.dh), delta };
+}
+
+/**
+ * What the Logits and Softmax steps draw from the last position's logits [V]: their histogram,
+ * the k largest {ids, logits, probs} (softmax keeps the order), and the probability left to the rest.
+ */
+export function logitsSummary(logits, k = 10) {
+  const p = softmax(logits), ids = topK(logits, k), probs = ids.map((i) => p[i]);
+  return { V: logits.length, hist: histogram(logits), ids, logits: ids.map((i) => logits[i]), probs,
+    rest: Math.max(0, 1 - probs.reduce((a, b) => a + b, 0)) };
+}
+
 /** Counts of values in `bins` equal bins over [min, max]: {edges, counts, min, max}. */
 export function histogram(values, bins = 60) {
   let min = Infinity, max = -Infinity;

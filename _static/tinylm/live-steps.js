@@ -4,13 +4,11 @@
 // the page through textContent only. Not handled: high-DPI canvases.
 
 import { el } from "./dom.js";
-import { softmax } from "./decode.js";
-import { headStages, histogram, maxAbsDiff, rowNorm, topK } from "./live-math.js";
+import { rowNorm, topK } from "./live-math.js";
 
 export const STEPS = ["Input", "Tokenize", "Embed", "Layers", "Logits", "Softmax", "Sample", "Loop", "Done"];
 export const COLOURS = { layers: "#4c72b0", logits: "#8c8c8c", softmax: "#55a868", pick: "#d95f02", candidate: "#9ecae1",
   cache: "#8172b2", attention: "#c44e52" };
-const WINDOW = 48;                  // attention heatmaps show at most the last 48 positions
 
 /** A probability as the book prints it: 0.31, or 3.1e-4 when small (never "0.00"). */
 export function prob(p) {
@@ -75,42 +73,35 @@ export function renderEmbed(pass, ids, piece, d) {
   return s;
 }
 
+/** lens [L+1]: the logit lens's top tokens at the last position, {ids, probs} (live-worker.js). */
 export function renderLayers(pass, lens, piece, config) {
   const { n_embd: d, n_layer: L } = config, T = pass.T;
   const s = stepSection(3, `${L} blocks each add attention and feed-forward output to the stream. The logit lens reads the last position after each block through ln_f and the head.`);
   const norms = pass.residual.map((r) => rowNorm(r, T - 1, d)), maxNorm = Math.max(...norms);
-  const rows = pass.residual.map((r, l) => {
-    const p = softmax(lens[l]), top = topK(lens[l], 3);
-    return [l === 0 ? "embeddings" : `after block ${l - 1}`, num(norms[l], 1), bar(norms[l], maxNorm, COLOURS.layers, `norm ${num(norms[l], 1)}`),
-      top.map((id) => `${visible(piece(id))} ${prob(p[id])}`).join(" · ")];
-  });
+  const rows = pass.residual.map((r, l) => [l === 0 ? "embeddings" : `after block ${l - 1}`, num(norms[l], 1),
+    bar(norms[l], maxNorm, COLOURS.layers, `norm ${num(norms[l], 1)}`),
+    lens[l].ids.map((id, k) => `${visible(piece(id))} ${prob(lens[l].probs[k])}`).join(" · ")]);
   s.append(table(["stream", "‖x‖ (last position)", "", "logit lens: top 3 (probability)"], rows));
   return s;
 }
 
-/** The attention panel: one head of one layer, Q·Kᵀ → scale → mask → softmax → ·V. */
-export function renderAttention(pass, config, piece, ids, layer, head) {
-  const { n_embd: d, n_head: H } = config, T = pass.T, st = headStages(pass.qkv[layer], T, d, H, head);
-  const box = el("div", { class: "llmbook-live-attention" });
-  const w0 = Math.max(0, T - WINDOW), n = T - w0;
-  const crop = (a) => { const out = new Float32Array(n * n); for (let i = 0; i < n; i++) out.set(a.subarray((w0 + i) * T + w0, (w0 + i) * T + T), i * n); return out; };
+/** The attention panel: one head of one layer, Q·Kᵀ → scale → mask → softmax → ·V (view: live-math.js attentionView). */
+export function renderAttention(view, piece, ids, layer, head) {
+  const { T, w0, n } = view, box = el("div", { class: "llmbook-live-attention" });
   const figs = el("div", { class: "tlm-heatmaps" });
-  for (const [name, values, kind] of [["Q·Kᵀ", st.scores, "div"], [`÷ √${st.dh} = ${num(Math.sqrt(st.dh), 0)}`, st.scaled, "div"],
-    ["causal mask", st.masked, "div"], ["softmax", st.probs, "seq"]]) {
-    figs.append(heatFigure(name, crop(values), n, kind));
+  for (const [name, values, kind] of [["Q·Kᵀ", view.scores, "div"], [`÷ √${view.dh} = ${num(Math.sqrt(view.dh), 0)}`, view.scaled, "div"],
+    ["causal mask", view.masked, "div"], ["softmax", view.probs, "seq"]]) {
+    figs.append(heatFigure(name, values, n, kind));
   }
   box.append(figs);
-  if (w0) box.append(el("small", { text: `Positions ${w0}–${T - 1} of ${T}: the last ${WINDOW}.` }));
-  const engine = pass.attention[layer];
-  if (engine) {
-    const own = new Float32Array(T * T), Tk = pass.past + T;                  // engine: [H, T, Tk]
-    for (let i = 0; i < T; i++) own.set(engine.subarray((head * T + i) * Tk, (head * T + i) * Tk + T), i * T);
-    box.append(el("p", { text: `These stages, recomputed here from layer ${layer}'s Q and K, equal the engine's own attention for head ${head}: max |Δ| ${maxAbsDiff(own, st.probs).toExponential(1)}.` }));
+  if (w0) box.append(el("small", { text: `Positions ${w0}–${T - 1} of ${T}: the last ${n}.` }));
+  if (view.delta !== null) {
+    box.append(el("p", { text: `These stages, recomputed here from layer ${layer}'s Q and K, equal the engine's own attention for head ${head}: max |Δ| ${view.delta.toExponential(1)}.` }));
   }
-  const last = st.probs.subarray((T - 1) * T, T * T), top = topK(last, Math.min(5, T));
+  const last = view.last, top = topK(last, Math.min(5, T));
   box.append(el("p", { text: `The last token (${visible(piece(ids[T - 1]))}) attends most to: ` +
     top.map((j) => `${visible(piece(ids[j]))} @${j} (${prob(last[j])})`).join(", ") +
-    `. Its output ·V is ${st.dh} numbers: ${Array.from(st.out.subarray((T - 1) * st.dh, (T - 1) * st.dh + 4), (v) => num(v, 3)).join(", ")}, …` }));
+    `. Its output ·V is ${view.dh} numbers: ${Array.from(view.out.subarray(0, 4), (v) => num(v, 3)).join(", ")}, …` }));
   return box;
 }
 
@@ -132,8 +123,9 @@ function heatFigure(caption, values, n, kind) {
   return el("figure", {}, canvas, el("figcaption", { text: `${caption} (${range})` }));
 }
 
-export function renderLogits(logits, piece) {
-  const V = logits.length, h = histogram(logits), top = topK(logits, 10);
+/** sum: live-math.js logitsSummary of the last position's logits. */
+export function renderLogits(sum, piece) {
+  const V = sum.V, h = sum.hist;
   const s = stepSection(4, `All ${V.toLocaleString("en")} logits of the last position: ln_f output times wteᵀ (the head is the embedding, tied).`);
   const canvas = el("canvas", { width: 480, height: 140, class: "llmbook-live-hist", role: "img",
     "aria-label": `Histogram of ${V} logits from ${num(h.min, 2)} to ${num(h.max, 2)}` });
@@ -145,19 +137,17 @@ export function renderLogits(logits, piece) {
   ctx.fillText(num(h.min, 1), 0, canvas.height - 3);
   ctx.fillText(num(h.max, 1), canvas.width - 30, canvas.height - 3);
   s.append(el("figure", {}, canvas, el("figcaption", { text: `Counts per bin (square-root scale), logits ${num(h.min, 2)} … ${num(h.max, 2)}.` })));
-  s.append(table(["rank", "token", "id", "logit"], top.map((id, r) => [r + 1, visible(piece(id)), id, num(logits[id], 3)])));
+  s.append(table(["rank", "token", "id", "logit"], sum.ids.map((id, r) => [r + 1, visible(piece(id)), id, num(sum.logits[r], 3)])));
   return s;
 }
 
-export function renderSoftmax(logits, piece) {
-  const p = softmax(logits), top = topK(p, 10);
-  let rest = 1;
-  top.forEach((id) => { rest -= p[id]; });
-  const s = stepSection(5, `softmax turns logits into probabilities: the top 10 hold ${prob(1 - rest)}, the other ${(logits.length - 10).toLocaleString("en")} tokens share ${prob(Math.max(0, rest))}.`);
+export function renderSoftmax(sum, piece) {
+  const { ids, probs, rest } = sum;
+  const s = stepSection(5, `softmax turns logits into probabilities: the top ${ids.length} hold ${prob(1 - rest)}, the other ${(sum.V - ids.length).toLocaleString("en")} tokens share ${prob(rest)}.`);
   const list = el("div", { class: "llmbook-live-bars" });
-  for (const id of top) {
+  for (const [k, id] of ids.entries()) {
     list.append(el("div", { class: "tlm-cand" }, el("span", { class: "tlm-cand-tok", text: visible(piece(id)) }),
-      bar(p[id], p[top[0]], COLOURS.softmax, `probability ${prob(p[id])}`), el("span", { class: "tlm-pct", text: prob(p[id]) })));
+      bar(probs[k], probs[0], COLOURS.softmax, `probability ${prob(probs[k])}`), el("span", { class: "tlm-pct", text: prob(probs[k]) })));
   }
   s.append(list);
   return s;
@@ -176,8 +166,11 @@ export function renderLoop(config) {
   const body = el("tbody");
   const t = el("table", { class: "table llmbook-live-table" },
     el("thead", {}, el("tr", {}, ...["step", "token", "probability", "cache tokens", "cache size", "ms"].map((h) => el("th", { scope: "col", text: h })))), body);
-  s.append(el("div", { class: "llmbook-live-scroll" }, t));
-  return { section: s, add(row) { const tr = el("tr"); row.forEach((c) => tr.append(el("td", { text: String(c) }))); body.append(tr); } };
+  const stream = el("div", { class: "tlm-tokens", "aria-live": "off" });
+  s.append(stream, el("div", { class: "llmbook-live-scroll" }, t));
+  return { section: s,
+    token(text) { stream.append(el("span", { class: "tok tlm-gen", style: `background: hsl(${(stream.childElementCount * 47) % 360} 70% 85%)`, text })); },
+    add(row) { const tr = el("tr"); row.forEach((c) => tr.append(el("td", { text: String(c) }))); body.append(tr); } };
 }
 
 export function renderDone(ids, promptLength, piece, stats) {

@@ -1,6 +1,11 @@
 // "Your prompt, live": distilgpt2's published weights run in the reader's browser.
 //
-//   mountLive(root, data, tokenizer)   data: window.LLMBOOK_LIVE (llmbook.sphinxext.live)
+//   mountLive(root, data, tokenizer, { workerSource })   data: window.LLMBOOK_LIVE (llmbook.sphinxext.live)
+//
+// The model runs in a Web Worker (live-worker.js) started from workerSource, the page's own
+// bundled script as text (a blob: URL, so it works opened from disk too): the page only
+// draws, and stays responsive while tokens are computed; Stop ends generation after the
+// token being computed. Where no worker starts, the same host runs on the page, said so.
 //
 // Nothing is fetched until the reader asks. The weights come from data.weights_url
 // (?weights=URL overrides it: mirrors, self-hosting) with a progress line, or from a
@@ -10,39 +15,68 @@
 // (it starts again), several models at once.
 
 import { el, field, fromBase64, select } from "./dom.js";
-import { createGPT2, parseSafetensors } from "./gpt2.js";
-import { mulberry32 } from "./rng.js";
-import { bytes, maxAbsDiff, pick } from "./live-math.js";
+import { createHost } from "./live-worker.js";
+import { bytes, maxAbsDiff } from "./live-math.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,
   renderSoftmax, renderTokens } from "./live-steps.js";
 
 const CACHE = "llmbook-weights-v1";
 const MAX_PROMPT_CHARS = 100_000;
 
-export function mountLive(root, data, tokenizer) {
+export function mountLive(root, data, tokenizer, { workerSource } = {}) {
   const url = new URLSearchParams(location.search).get("weights") || data.weights_url;
   const ui = buildControls(root, data, url);
   ui.special = data.special_tokens || {};
-  const state = { tensors: null, model: null, source: null, busy: false };
+  const state = { model: null, source: null, busy: false, stop: false, host: connect(workerSource) };
   const say = (text, kind = "note") => { ui.message.textContent = text; ui.message.dataset.kind = kind; };
+  state.host.then((host) => {
+    root.dataset.host = host.where;
+    if (host.where === "page") {
+      ui.hostNote.hidden = false;
+      ui.hostNote.textContent = `This browser would not start a background worker here (${host.reason}), so the model runs on the page itself: ` +
+        "the page pauses while each token is computed, and Stop acts between tokens.";
+    }
+  });
 
-  async function use(buffer, source) {
+  /** source: the file's bytes (an ArrayBuffer, or the download's chunks: handed over to the engine) or a File;
+   *  saveAs: keep them in Cache Storage. */
+  async function use(source, label, saveAs) {
     ui.progress.hidden = true;
-    state.tensors = parseSafetensors(buffer);
-    await makeModel(source);
-    return true;
+    const host = await state.host;
+    state.model = null;
+    ui.run.disabled = ui.parity.disabled = true;
+    const handed = source instanceof ArrayBuffer ? [source] : Array.isArray(source) ? [...new Set(source.map((c) => c.buffer))] : [];
+    const info = await unloadedOnError(host.call("load", { source, backend: ui.engine.value, saveAs }, handed));
+    loaded(info, label);
+    return info;
   }
 
   async function makeModel(source) {
-    if (state.model && state.model.destroy) state.model.destroy();
+    const host = await state.host;
     state.model = null;
-    const m = await createGPT2(state.tensors, { backend: ui.engine.value });
-    state.model = m;
+    ui.run.disabled = ui.parity.disabled = true;
+    loaded(await unloadedOnError(host.call("engine", { backend: ui.engine.value })), source);
+  }
+
+  /** The engine lets the old model go before it reads new weights: a failed load leaves none. */
+  async function unloadedOnError(call) {
+    try {
+      return await call;
+    } catch (err) {
+      state.source = null;
+      ui.status.textContent = "No weights loaded: the last ones could not be used.";
+      ui.engineBadge.textContent = "engine: none yet";
+      throw err;
+    }
+  }
+
+  function loaded(info, source) {
+    state.model = info;
     state.source = source;
-    const c = m.config, engine = m.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
+    const c = info.config, engine = info.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
     ui.status.textContent = `Loaded from ${source}: ${c.n_layer} layers × ${c.n_head} heads, d ${c.n_embd}, vocabulary ${c.vocab_size.toLocaleString("en")}, context ${c.n_positions.toLocaleString("en")}.`;
     ui.engineBadge.textContent = `engine: ${engine}`;
-    if (m.fallback) say(`WebGPU could not run this model (${m.fallback}), so the CPU engine runs it.`);
+    if (info.fallback) say(`WebGPU could not run this model (${info.fallback}), so the CPU engine runs it.`);
     ui.run.disabled = ui.parity.disabled = false;
   }
 
@@ -66,22 +100,23 @@ export function mountLive(root, data, tokenizer) {
   ui.download.addEventListener("click", () => guarded("The weights could not be loaded", async () => {
     const cached = await cachedBytes(url);
     if (cached) { await use(cached, "this browser's saved copy"); ui.forget.disabled = false; return; }
-    const buffer = await download(url, ui);
-    await use(buffer, new URL(url, location.href).host || "the given URL");
-    if (await saveBytes(url, buffer)) ui.forget.disabled = false;
+    const chunks = await download(url, ui);
+    const info = await use(chunks, new URL(url, location.href).host || "the given URL", { cache: CACHE, url });
+    if (info.saved) ui.forget.disabled = false;
   }));
   ui.file.addEventListener("change", () => guarded("That file could not be used", async () => {
     const f = ui.file.files[0];
-    if (f) await use(await f.arrayBuffer(), `your file ${f.name} (${bytes(f.size)})`);
+    if (f) await use(f, `your file ${f.name} (${bytes(f.size)})`);
   }));
   ui.forget.addEventListener("click", () => guarded("The saved copy could not be removed", async () => {
     await globalThis.caches.delete(CACHE);
     ui.forget.disabled = true;
     say("The saved copy of the weights is gone; the next load downloads them again.");
   }));
-  ui.engine.addEventListener("change", () => { if (state.tensors) guarded("The engine could not be changed", () => makeModel(state.source)); });
-  ui.run.addEventListener("click", () => guarded("The pass stopped", () => runPrompt(state.model, ui, tokenizer, say)));
-  ui.parity.addEventListener("click", () => guarded("The check could not run", () => checkParity(state.model, ui, data, tokenizer)));
+  ui.engine.addEventListener("change", () => { if (state.source) guarded("The engine could not be changed", () => makeModel(state.source)); });
+  ui.run.addEventListener("click", () => guarded("The pass stopped", () => runPrompt(state, ui, tokenizer, say)));
+  ui.stop.addEventListener("click", () => { state.stop = true; ui.stop.disabled = true; });
+  ui.parity.addEventListener("click", () => guarded("The check could not run", () => checkParity(state, ui, data, tokenizer)));
   ui.layer.addEventListener("change", () => ui.redrawAttention && ui.redrawAttention());
   ui.head.addEventListener("change", () => ui.redrawAttention && ui.redrawAttention());
   cachedBytes(url, true).then((hit) => { if (hit) { ui.forget.disabled = false; ui.download.textContent = "Load distilgpt2 (saved in this browser)"; } });
@@ -99,6 +134,7 @@ function buildControls(root, data, url) {
     progress: el("progress", { max: 1, value: 0, hidden: true }),
     progressText: el("span", { class: "llmbook-live-progress", "aria-live": "polite" }),
     status: el("p", { class: "llmbook-live-status", text: "No weights loaded yet: nothing has been downloaded." }),
+    hostNote: el("p", { class: "llmbook-live-host", role: "note", hidden: true }),
     engineBadge: el("span", { class: "tlm-badge", text: "engine: none yet" }),
     prompt: el("textarea", { rows: 3, maxlength: MAX_PROMPT_CHARS }),
     generate: el("input", { type: "number", min: 0, max: 200, value: 8 }),
@@ -108,6 +144,8 @@ function buildControls(root, data, url) {
     topp: el("input", { type: "number", min: 0.05, max: 1, step: 0.05, value: 0.95 }),
     seed: el("input", { type: "number", min: 0, value: 0 }),
     run: el("button", { class: "tlm-primary", type: "button", text: "Run my prompt", disabled: true }),
+    stop: el("button", { class: "llmbook-live-stop", type: "button", text: "Stop", disabled: true,
+      title: "Stop generating: the token being computed is the last" }),
     parity: el("button", { type: "button", text: "Check against PyTorch", disabled: true }),
     parityBadge: el("span", { class: "tlm-badge", text: "parity: not checked" }),
     layer: select(Array.from({ length: 6 }, (_, i) => [String(i), `layer ${i}`]), "0"),
@@ -120,11 +158,11 @@ function buildControls(root, data, url) {
     el("p", { text: `distilgpt2's published model.safetensors (about ${data.weights_mb} MB, float32). It stays in your browser; nothing is sent anywhere.` }),
     el("div", { class: "tlm-row" }, ui.download, field("…or pick a model.safetensors from your disk", ui.file), ui.forget),
     el("div", { class: "tlm-row" }, ui.progress, ui.progressText), ui.status,
-    el("div", { class: "tlm-row" }, field("Engine", ui.engine), ui.engineBadge));
+    el("div", { class: "tlm-row" }, field("Engine", ui.engine), ui.engineBadge), ui.hostNote);
   const prompt = el("fieldset", { class: "tlm-panel" }, el("legend", { text: "Your prompt" }), field("Prompt", ui.prompt),
     el("div", { class: "tlm-grid" }, field("Tokens to generate", ui.generate), field("Pick", ui.mode), field("Temperature", ui.temperature),
       field("Top-k (0: off)", ui.topk), field("Top-p", ui.topp), field("Seed", ui.seed)),
-    el("div", { class: "tlm-row" }, ui.run, ui.parity, ui.parityBadge));
+    el("div", { class: "tlm-row" }, ui.run, ui.stop, ui.parity, ui.parityBadge));
   root.append(weights, prompt, ui.message, ui.steps);
   return ui;
 }
@@ -139,17 +177,8 @@ async function cachedBytes(url, peek = false) {
   }
 }
 
-async function saveBytes(url, buffer) {
-  if (!globalThis.caches) return false;
-  try {
-    await (await caches.open(CACHE)).put(url, new Response(buffer, { headers: { "Content-Type": "application/octet-stream" } }));
-    return true;
-  } catch {
-    return false;                                 // quota or storage blocked: the page works without it
-  }
-}
-
-/** The file's bytes, with bytes / rate / time left; refuses an HTTP error and a cut download. */
+/** The file's bytes as the chunks that came (joined by the engine's worker), with bytes / rate / time left;
+ *  refuses an HTTP error and a cut download. */
 async function download(url, ui) {
   let res;
   try {
@@ -179,10 +208,7 @@ async function download(url, ui) {
       (total ? ` · ${Math.max(0, (total - got) / rate).toFixed(0)} s left` : "");
   }
   if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
-  const out = new Uint8Array(got);
-  let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
-  return out.buffer;
+  return chunks;
 }
 
 /** A token as text; a piece of a UTF-8 character (an emoji or CJK split across tokens) as its bytes, ⟨e6 9d⟩. */
@@ -198,9 +224,10 @@ function settingsOf(ui) {
     topk: Math.round(n(ui.topk, 0, 50257, 0)), topp: n(ui.topp, 0.05, 1, 1), seed: Math.round(n(ui.seed, 0, 2 ** 31, 0)) };
 }
 
-async function runPrompt(m, ui, tokenizer, say) {
-  if (!m) throw new Error("load the weights first");
-  const text = ui.prompt.value, settings = settingsOf(ui), ctx = m.config.n_positions;
+async function runPrompt(state, ui, tokenizer, say) {
+  const info = state.model, host = await state.host;
+  if (!info) throw new Error("load the weights first");
+  const text = ui.prompt.value, settings = settingsOf(ui), config = info.config, ctx = config.n_positions;
   let ids = text.trim() ? tokenizer.encode(text) : [];
   if (!ids.length) { say("Type a prompt first: an empty prompt has no tokens to run.", "error"); return; }
   let cut = null;
@@ -211,44 +238,58 @@ async function runPrompt(m, ui, tokenizer, say) {
   }
   const piece = (id) => ui.special[id] ?? readable(tokenizer, id), T = ids.length;
   ui.steps.textContent = "";
-  const cache = m.newCache(), t0 = performance.now();
-  const pass = await m.forward(ids, { cache, logits: "last", attention: T <= 256 ? "all" : [Number(ui.layer.value)] });
-  const passMs = performance.now() - t0, d = m.config.n_embd, last = pass.logits;
-  const lens = pass.residual.map((r) => m.lens(r.subarray((T - 1) * d, T * d)));
+  const pass = await host.call("prompt", { ids, attention: T <= 256 ? "all" : [Number(ui.layer.value)], settings });
+  const passMs = pass.ms, d = config.n_embd;
   ui.steps.append(renderInput(text, cut), renderTokens(ids, piece), renderEmbed(pass, ids, piece, d));
-  const layers = renderLayers(pass, lens, piece, m.config), attention = el("div");
+  await nextFrame();                                  // each step drawn in a frame of its own: the page never stalls
+  const layers = renderLayers(pass, pass.lens, piece, config), attention = el("div");
   layers.append(el("h4", { text: "One head, step by step" }), el("div", { class: "tlm-row" }, field("Layer", ui.layer), field("Head", ui.head)), attention);
   ui.redrawAttention = async () => {
-    let p = pass;
-    if (!p.attention[Number(ui.layer.value)]) p = await m.forward(ids, { logits: "last", attention: [Number(ui.layer.value)] });
-    attention.replaceChildren(renderAttention(p, m.config, piece, ids, Number(ui.layer.value), Number(ui.head.value)));
+    const layer = Number(ui.layer.value), head = Number(ui.head.value), view = await host.call("view", { layer, head });
+    attention.replaceChildren(renderAttention(view, piece, ids, layer, head));
   };
   await ui.redrawAttention();
-  const rand = mulberry32(settings.seed), choice = pick(last, settings, rand);
-  ui.steps.append(layers, renderLogits(last, piece), renderSoftmax(last, piece), renderSample(choice, settings, piece));
-  const loop = renderLoop(m.config), out = [...ids];
+  ui.steps.append(layers);
+  await nextFrame();
+  ui.steps.append(renderLogits(pass.logits, piece));
+  await nextFrame();
+  const choice = pass.choice;                                  // the pick, made where the logits are (live-worker.js)
+  ui.steps.append(renderSoftmax(pass.logits, piece), renderSample(choice, settings, piece));
+  await nextFrame();
+  const loop = renderLoop(config), out = [...ids];
   ui.steps.append(loop.section);
-  let next = choice, genMs = 0;
-  for (let g = 0; g < settings.generate && cache.length < ctx; g++) {
-    out.push(next.id);
-    const t = performance.now(), step = await m.forward([next.id], { cache, logits: "last", attention: "none" }), ms = performance.now() - t;
-    genMs += ms;
-    loop.add([g + 1, piece(next.id).replace(/\n/g, "\u21b5"), prob(next.prob), cache.length, bytes(cache.bytes), ms.toFixed(0)]);
-    next = pick(step.logits, settings, rand);
+  let next = choice, genMs = 0, cache = pass.cache, stopped = false;
+  state.stop = false;
+  ui.stop.disabled = !settings.generate;
+  try {
+    for (let g = 0; g < settings.generate && cache.length < ctx; g++) {
+      if (state.stop) { stopped = true; break; }
+      out.push(next.id);
+      loop.token(piece(next.id));
+      const step = await host.call("step", { id: next.id });
+      genMs += step.ms;
+      cache = step.cache;
+      loop.add([g + 1, piece(next.id).replace(/\n/g, "\u21b5"), prob(next.prob), cache.length, bytes(cache.bytes), step.ms.toFixed(0)]);
+      next = step.next;
+    }
+  } finally {
+    ui.stop.disabled = true;
   }
-  const n = out.length - T;
-  ui.steps.append(renderDone(out, T, piece, `The prompt pass took ${passMs.toFixed(0)} ms for ${T} tokens on ${m.backend === "webgpu" ? "WebGPU" : "the CPU"}; ` +
-    (n ? `${n} new tokens took ${genMs.toFixed(0)} ms (${(n / (genMs / 1000)).toFixed(1)} tokens/s), the cache ending at ${bytes(cache.bytes)}.` : "no tokens were generated.")));
-  say(`Done: ${T} prompt tokens, ${n} generated.`);
+  const n = out.length - T, engine = info.backend === "webgpu" ? "WebGPU" : "the CPU";
+  ui.steps.append(renderDone(out, T, piece, `The prompt pass took ${passMs.toFixed(0)} ms for ${T} tokens on ${engine}; ` +
+    (n ? `${n} new tokens took ${genMs.toFixed(0)} ms (${(n / (genMs / 1000)).toFixed(1)} tokens/s), the cache ending at ${bytes(cache.bytes)}.` : "no tokens were generated.") +
+    (stopped ? ` Stopped after ${n} of ${settings.generate}.` : "")));
+  say(stopped ? `Stopped: ${T} prompt tokens, ${n} of ${settings.generate} generated.` : `Done: ${T} prompt tokens, ${n} generated.`);
 }
 
 /** The book's prompt through this model, against the logits PyTorch computed at build time. */
-async function checkParity(m, ui, data, tokenizer) {
-  if (!m) throw new Error("load the weights first");
+async function checkParity(state, ui, data, tokenizer) {
+  if (!state.model) throw new Error("load the weights first");
+  const host = await state.host;
   const ref = await loadScript(data.parity_script, "LLMBOOK_LIVE_PARITY");
   const ids = tokenizer.encode(ref.prompt);
   if (ids.join() !== ref.ids.join()) throw new Error(`the page's tokenizer gave ${ids.join(" ")}, PyTorch's ${ref.ids.join(" ")}`);
-  const out = await m.forward(ids, { logits: "last", attention: "none" });
+  const out = await host.call("logits", { ids });
   const refLogits = fromBase64(ref.logits_b64, Float32Array), delta = maxAbsDiff(out.logits, refLogits);
   const ok = delta <= 1e-4;
   ui.parityBadge.className = `tlm-badge ${ok ? "tlm-ok" : "tlm-bad"}`;
@@ -256,6 +297,90 @@ async function checkParity(m, ui, data, tokenizer) {
   ui.parityBadge.title = `Reference: ${ref.label}`;
   ui.message.textContent = ok ? `The page's logits for "${ref.prompt}" equal PyTorch's (${ref.label}) within ${delta.toExponential(1)}.`
     : `The page's logits differ from PyTorch's by up to ${delta.toExponential(1)}: the reference was computed from ${ref.label}, which are not the weights loaded here.`;
+}
+
+/** A new task after the next frame is drawn (or 50 ms, where frames are paused: a hidden tab). */
+function nextFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 50);
+    requestAnimationFrame(() => { clearTimeout(timer); setTimeout(resolve, 0); });
+  });
+}
+
+/** A new task, unthrottled: the page takes input between two calls of the host running on it. */
+function nextTask() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => { port1.close(); resolve(); };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * The engine host: a Web Worker started from `source` (the bundle's own text, as a blob: URL)
+ * -> {where: "worker", call(op, args, transfer)}; where this browser starts none (or it does
+ * not answer within `timeout` ms), the host on this page -> {where: "page", reason, call}.
+ */
+export async function connect(source, { timeout = 30_000 } = {}) {
+  let reason = "no worker script";
+  if (source && typeof Worker === "function") {
+    try {
+      return await startWorker(source, timeout);
+    } catch (err) {
+      reason = err && err.message ? err.message : String(err);
+    }
+  } else if (source) {
+    reason = "Web Workers are not available";
+  }
+  const run = createHost();
+  return { where: "page", reason, async call(op, args) {
+    await nextTask();                                           // let the page draw, and Stop be clicked, between calls
+    return (await run(op, args)).result;
+  } };
+}
+
+function startWorker(source, timeout) {
+  return new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    let worker;
+    try {
+      worker = new Worker(url);
+    } catch (err) {
+      URL.revokeObjectURL(url);
+      reject(err);
+      return;
+    }
+    const pending = new Map();
+    let next = 1, ready = false;
+    const timer = setTimeout(() => { worker.terminate(); reject(new Error(`the worker did not start in ${timeout / 1000} s`)); }, timeout);
+    const call = (op, args = {}, transfer = []) => new Promise((res, rej) => {
+      const id = next++;
+      pending.set(id, { res, rej });
+      worker.postMessage({ id, op, args }, transfer);
+    });
+    worker.addEventListener("message", (e) => {
+      const { id, result, error } = e.data || {};
+      if (e.data && e.data.ready) {
+        ready = true;
+        clearTimeout(timer);
+        URL.revokeObjectURL(url);
+        resolve({ where: "worker", gpu: e.data.gpu, call, worker });
+        return;
+      }
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      if (error) p.rej(Object.assign(new Error(error.message), { name: error.name || "Error" }));
+      else p.res(result);
+    });
+    worker.addEventListener("error", (e) => {
+      e.preventDefault();
+      const message = e.message || "the engine's worker stopped";
+      if (!ready) { clearTimeout(timer); worker.terminate(); reject(new Error(message)); return; }
+      for (const p of pending.values()) p.rej(new Error(message));
+      pending.clear();
+    });
+  });
 }
 
 function loadScript(src, global) {

@@ -4,7 +4,8 @@ Before any chapter is read, if the book holds the page named by ``llmbook_conf["
 these files are written to the generated static folder's ``tinylm/``:
 
 =====================  ==========================================================================
-``live.js``            the page's ES modules bundled (:mod:`.bundle`): gpt2.js and its engines
+``live.js``            the page's ES modules bundled (:mod:`.bundle`): gpt2.js and its engines; the
+                       page starts its engine worker (live-worker.js) from this same text
 ``live-data.js``       where the weights come from, their size, the book's prompt, special tokens
 ``gpt2-tables.js``     GPT-2's tokenizer tables alone (:mod:`llmbook.part1.tokenizer_tables`)
 ``live-parity.js``     the book prompt's last-position logits as PyTorch computed them in this
@@ -29,7 +30,7 @@ from .bundle import bundle
 from .settings import path, settings
 
 MODULES = ("layout", "simd", "linalg", "cpu", "kernels", "safetensors", "gpt2-common", "gpt2-webgpu", "gpt2", "rng",
-           "decode", "bpe", "dom", "live-math", "live-steps", "live")
+           "decode", "bpe", "dom", "live-math", "live-worker", "live-steps", "live")
 WEIGHTS_MB = 353                       # about the published file's size (82 M float32 values), on the button
 
 
@@ -44,7 +45,7 @@ def publish_live_files(app, env, docnames) -> None:
     from ..part1.tokenizer_tables import gpt2_table
 
     out, sources = generated_static(app) / "tinylm", path(app, "static_sources") / "tinylm"
-    write_if_changed(out / "live.js", bundle(sources, MODULES, expose="llmbookLive").encode())
+    write_if_changed(out / "live.js", bundle(sources, MODULES, expose="llmbookLive", source="llmbookLiveSource").encode())
     tables = json.dumps({"gpt2": gpt2_table()}, separators=(",", ":"))
     write_if_changed(out / "gpt2-tables.js", f"window.LLMBOOK_TOKENIZER_TABLES = {tables};\n".encode())
     reference = parity_reference()
