@@ -6,7 +6,9 @@
 // 4×4 output blocks held in 16 local variables, which V8 keeps in registers
 // (≈2.3–3.5 GFLOP/s on one core, against ≈0.8 for the textbook loop). The
 // transposed variants copy one operand into a scratch array first: a transpose
-// costs O(rows·cols), the product O(rows·cols·k). Not handled: threads.
+// costs O(rows·cols), the product O(rows·cols·k). The GPT-2 engine does not copy:
+// wasmArena() gives it an instance of its own whose memory holds its weights for
+// good (gpt2.js). Not handled: threads.
 
 import { SIMD_WASM } from "./simd.js";
 
@@ -32,6 +34,51 @@ function simd() {
     }
   }
   return wasm;
+}
+
+/**
+ * A WebAssembly memory of its own with simd.wat's kernels, for an engine that keeps its
+ * operands there (gpt2.js: weights placed once at load, then a few calls per layer and no
+ * copies). Compiled asynchronously (browsers refuse large synchronous compiles on the main
+ * thread). alloc(n) hands out 16-byte-aligned float offsets and grows the memory; f is the
+ * memory as floats, fetched again after every growth. Null if WebAssembly SIMD is missing.
+ */
+export async function wasmArena() {
+  let exports;
+  try {
+    const bytes = Uint8Array.from(atob(SIMD_WASM), (ch) => ch.charCodeAt(0));
+    exports = (await WebAssembly.instantiate(bytes)).instance.exports;
+  } catch {
+    return null;
+  }
+  return new WasmArena(exports);
+}
+
+class WasmArena {
+  constructor(exports) {
+    this.k = exports;                 // the kernels: gemv, gemm_cols, attn_kv, gelu, …
+    this.top = 4;                     // floats in use; offset 0 is left unused
+  }
+
+  /** n floats -> their offset (in floats; × 4 for the kernels' byte addresses). */
+  alloc(n) {
+    const at = this.top;
+    this.top = at + Math.ceil(n / 4) * 4;
+    this.reserve(this.top);
+    return at;
+  }
+
+  /** Grow the memory to hold at least n floats. */
+  reserve(n) {
+    const mem = this.k.memory, need = n * 4 - mem.buffer.byteLength;
+    if (need > 0) mem.grow(Math.ceil(need / 65536));
+  }
+
+  get f() {
+    const buf = this.k.memory.buffer;
+    if (!this.view || this.view.buffer !== buf) this.view = new Float32Array(buf);
+    return this.view;
+  }
 }
 
 /** C[M,N] = A[M,K] @ B[K,N]  (C += … when accumulate). */

@@ -1,6 +1,6 @@
 ;; WebAssembly SIMD (f32x4) kernels for the CPU engine: gemm (below); exp for the
-;; softmax of the loss and the tanh of GELU; causal attention forward and backward
-;; (at the end).
+;; softmax of the loss and the tanh of GELU; causal attention forward and backward;
+;; then the GPT-2 engine's (gpt2.js): gemv, pack4 + gemm_cols, attention over a KV cache.
 ;;
 ;; gemm: C += A @ B on 4×8 blocks.
 ;;
@@ -372,6 +372,240 @@
                        (i32.shl (local.get $d) (i32.const 2)) (i32.sub (local.get $T) (local.get $j)) (local.get $dh))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $js)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hs))))
+
+;; ---- the GPT-2 engine's kernels (gpt2.js): operands stay in this memory --------------
+  ;; Weights sit at fixed offsets from load on, so a decode step makes a few calls per layer
+  ;; and copies nothing. Every weight is [in, out] (Conv1D's own layout; the tied head as
+  ;; wteᵀ, transposed once at load) and a row's product streams it in address order,
+  ;; y += x[k]·W[k, :]: measured on wte (154 MB), 11.6 GB/s against 6.4 for dot products
+  ;; down the rows of wte [V, d] (four rows at a time, a sum each), on one loaded core.
+
+  ;; the sum of a vector's four lanes
+  (func $hsum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+             (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; One row through a Conv1D: y[N] += Σ_k x[k]·W[k, :], W [K, N] row-major at $w (N a
+  ;; multiple of 4). Eight rows of W per sweep over y (so y is read and written once per eight
+  ;; rows, and W streams in address order); the K % 8 last rows one at a time.
+  (func (export "gemv") (param $x i32) (param $w i32) (param $y i32) (param $K i32) (param $N i32)
+    (local $k i32) (local $K8 i32) (local $sb i32) (local $j i32) (local $p0 i32) (local $acc v128)
+    (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128)
+    (local.set $sb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $K8 (i32.and (local.get $K) (i32.const -8)))
+    (local.set $k (i32.const 0))
+    (block $k_done
+      (loop $ks
+        (br_if $k_done (i32.ge_u (local.get $k) (local.get $K8)))
+        (local.set $p0 (i32.add (local.get $x) (i32.shl (local.get $k) (i32.const 2))))
+        (local.set $x0 (v128.load32_splat (local.get $p0)))
+        (local.set $x1 (v128.load32_splat offset=4 (local.get $p0)))
+        (local.set $x2 (v128.load32_splat offset=8 (local.get $p0)))
+        (local.set $x3 (v128.load32_splat offset=12 (local.get $p0)))
+        (local.set $x4 (v128.load32_splat offset=16 (local.get $p0)))
+        (local.set $x5 (v128.load32_splat offset=20 (local.get $p0)))
+        (local.set $x6 (v128.load32_splat offset=24 (local.get $p0)))
+        (local.set $x7 (v128.load32_splat offset=28 (local.get $p0)))
+        (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $k) (local.get $sb))))
+        (local.set $p1 (i32.add (local.get $p0) (local.get $sb)))
+        (local.set $p2 (i32.add (local.get $p1) (local.get $sb)))
+        (local.set $p3 (i32.add (local.get $p2) (local.get $sb)))
+        (local.set $p4 (i32.add (local.get $p3) (local.get $sb)))
+        (local.set $p5 (i32.add (local.get $p4) (local.get $sb)))
+        (local.set $p6 (i32.add (local.get $p5) (local.get $sb)))
+        (local.set $p7 (i32.add (local.get $p6) (local.get $sb)))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $js
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $sb)))
+            (local.set $acc (f32x4.add (v128.load (i32.add (local.get $y) (local.get $j)))
+                                       (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $p0) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x1)
+              (v128.load (i32.add (local.get $p1) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x2)
+              (v128.load (i32.add (local.get $p2) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x3)
+              (v128.load (i32.add (local.get $p3) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x4)
+              (v128.load (i32.add (local.get $p4) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x5)
+              (v128.load (i32.add (local.get $p5) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x6)
+              (v128.load (i32.add (local.get $p6) (local.get $j))))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x7)
+              (v128.load (i32.add (local.get $p7) (local.get $j))))))
+            (v128.store (i32.add (local.get $y) (local.get $j)) (local.get $acc))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $js)))
+        (local.set $k (i32.add (local.get $k) (i32.const 8)))
+        (br $ks)))
+    (block $t_done
+      (loop $ts
+        (br_if $t_done (i32.ge_u (local.get $k) (local.get $K)))
+        (local.set $x0 (v128.load32_splat (i32.add (local.get $x) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $k) (local.get $sb))))
+        (local.set $j (i32.const 0))
+        (block $j_done
+          (loop $js
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $sb)))
+            (v128.store (i32.add (local.get $y) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $y) (local.get $j)))
+                         (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $p0) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $js)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $ts))))
+
+  ;; C[M, N] += A[M, K] @ B[K, N] (M a multiple of 4, N of 8; B, C row-major) with A packed
+  ;; by pack4: each block of 4 rows as [Kp][4], so the four values of a step of k are one
+  ;; pointer's constant offsets (K < Kp: a slice of k, the caller offsetting a and b). gemm's 4×8 blocks with the loops the other way round,
+  ;; columns outside, so a K×8 strip of B is read from memory once and then from cache for
+  ;; every block of rows (the prompt pass).
+  (func (export "gemm_cols") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $Kp i32)
+    (local $i i32) (local $j i32) (local $sb i32) (local $ka i32) (local $kl i32)
+    (local $ap i32) (local $bp i32) (local $cp i32) (local $end i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local.set $sb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $ka (i32.shl (local.get $Kp) (i32.const 4)))         ;; bytes per packed block of 4 rows
+    (local.set $kl (i32.shl (local.get $K) (i32.const 4)))          ;; the bytes of it this call reads
+    (local.set $j (i32.const 0))
+    (block $cols_done
+      (loop $cols
+        (br_if $cols_done (i32.ge_u (local.get $j) (local.get $N)))
+        (local.set $i (i32.const 0))
+        (block $rows_done
+          (loop $rows
+            (br_if $rows_done (i32.ge_u (local.get $i) (local.get $M)))
+            (local.set $c00 (v128.const f32x4 0 0 0 0)) (local.set $c01 (v128.const f32x4 0 0 0 0))
+            (local.set $c10 (v128.const f32x4 0 0 0 0)) (local.set $c11 (v128.const f32x4 0 0 0 0))
+            (local.set $c20 (v128.const f32x4 0 0 0 0)) (local.set $c21 (v128.const f32x4 0 0 0 0))
+            (local.set $c30 (v128.const f32x4 0 0 0 0)) (local.set $c31 (v128.const f32x4 0 0 0 0))
+            (local.set $ap (i32.add (local.get $a) (i32.mul (i32.shr_u (local.get $i) (i32.const 2)) (local.get $ka))))
+            (local.set $end (i32.add (local.get $ap) (local.get $kl)))
+            (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))
+            (loop $ks
+              (local.set $b0 (v128.load (local.get $bp)))
+              (local.set $b1 (v128.load offset=16 (local.get $bp)))
+              (local.set $x (v128.load32_splat (local.get $ap)))
+              (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+              (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+              (local.set $x (v128.load32_splat offset=4 (local.get $ap)))
+              (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+              (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+              (local.set $x (v128.load32_splat offset=8 (local.get $ap)))
+              (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+              (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+              (local.set $x (v128.load32_splat offset=12 (local.get $ap)))
+              (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+              (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+              (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+              (local.set $bp (i32.add (local.get $bp) (local.get $sb)))
+              (br_if $ks (i32.lt_u (local.get $ap) (local.get $end))))
+            (local.set $cp (i32.add (local.get $c)
+              (i32.add (i32.mul (local.get $i) (local.get $sb)) (i32.shl (local.get $j) (i32.const 2)))))
+            (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c00)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c01)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $sb)))
+            (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c10)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c11)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $sb)))
+            (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c20)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c21)))
+            (local.set $cp (i32.add (local.get $cp) (local.get $sb)))
+            (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c30)))
+            (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c31)))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $rows)))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $cols))))
+
+  ;; A [M, K] row-major at $a -> $p packed for gemm_cols: block of rows 4b .. 4b+3 as [K][4]
+  ;; (M a multiple of 4)
+  (func (export "pack4") (param $a i32) (param $p i32) (param $M i32) (param $K i32)
+    (local $r i32) (local $k i32) (local $kb i32) (local $src i32)
+    (local.set $kb (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $r_done
+      (loop $rs
+        (br_if $r_done (i32.ge_u (local.get $r) (local.get $M)))
+        (local.set $src (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $kb))))
+        (local.set $k (i32.const 0))
+        (block $k_done
+          (loop $ks
+            (br_if $k_done (i32.ge_u (local.get $k) (local.get $K)))
+            (f32.store (i32.add (local.get $p)
+                (i32.shl (i32.add (i32.add (i32.mul (i32.shr_u (local.get $r) (i32.const 2)) (i32.shl (local.get $K) (i32.const 2)))
+                                           (i32.shl (local.get $k) (i32.const 2)))
+                                  (i32.and (local.get $r) (i32.const 3))) (i32.const 2)))
+              (f32.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 2)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $ks)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rs))))
+
+  ;; Causal attention of T new queries over a KV cache: query i sees keys 0 .. past + i.
+  ;; q: T rows $qs bytes apart (head h at floats h·dh); keys at $kc and values at $vc: rows of
+  ;; d floats; probs [H, T] rows at $p, $ps bytes apart (at least past + T floats rounded up
+  ;; to 4; entries past a row's last key are left as they were); heads [T, d] at $o, zeroed
+  ;; by the caller. dh a multiple of 4.
+  (func (export "attn_kv") (param $q i32) (param $qs i32) (param $kc i32) (param $vc i32) (param $p i32) (param $ps i32)
+    (param $o i32) (param $T i32) (param $past i32) (param $d i32) (param $H i32) (param $scale f32)
+    (local $h i32) (local $i i32) (local $j i32) (local $dh i32) (local $hb i32) (local $rs i32) (local $row i32) (local $last i32)
+    (local $shift v128) (local $k v128) (local $e v128) (local $sum v128) (local $lanes v128)
+    (local.set $dh (i32.div_u (local.get $d) (local.get $H)))
+    (local.set $rs (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $k (f32x4.splat (local.get $scale)))
+    (local.set $h (i32.const 0))
+    (block $h_done
+      (loop $hs
+        (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $hb (i32.shl (i32.mul (local.get $h) (local.get $dh)) (i32.const 2)))
+        (local.set $i (i32.const 0))
+        (block $i_done
+          (loop $is
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $T)))
+            (local.set $row (i32.add (local.get $p)
+              (i32.mul (i32.add (i32.mul (local.get $h) (local.get $T)) (local.get $i)) (local.get $ps))))
+            (local.set $last (i32.add (local.get $past) (local.get $i)))
+            (call $rowdots (local.get $row) (i32.add (i32.add (local.get $q) (i32.mul (local.get $i) (local.get $qs))) (local.get $hb))
+                           (i32.add (local.get $kc) (local.get $hb)) (local.get $rs) (i32.add (local.get $last) (i32.const 1)) (local.get $dh))
+            (local.set $shift (f32x4.splat (call $max (local.get $row) (i32.add (local.get $last) (i32.const 1)))))
+            (local.set $sum (v128.const f32x4 0 0 0 0))
+            (local.set $lanes (v128.const i32x4 0 1 2 3))
+            (local.set $j (i32.const 0))
+            (block $e_done
+              (loop $es
+                (br_if $e_done (i32.gt_s (local.get $j) (local.get $last)))
+                (local.set $e (v128.and
+                  (call $vexp (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+                                                    (local.get $shift)) (local.get $k)))
+                  (i32x4.le_s (local.get $lanes) (i32x4.splat (local.get $last)))))
+                (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))
+                (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
+                (local.set $lanes (i32x4.add (local.get $lanes) (v128.const i32x4 4 4 4 4)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $es)))
+            (local.set $sum (f32x4.splat (call $hsum (local.get $sum))))
+            (local.set $j (i32.const 0))
+            (block $n_done
+              (loop $ns
+                (br_if $n_done (i32.gt_s (local.get $j) (local.get $last)))
+                (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+                  (f32x4.div (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sum)))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $ns)))
+            (call $mix (i32.add (i32.add (local.get $o) (i32.mul (local.get $i) (local.get $rs))) (local.get $hb))
+                       (local.get $row) (i32.const 4) (i32.add (local.get $vc) (local.get $hb))
+                       (local.get $rs) (i32.add (local.get $last) (i32.const 1)) (local.get $dh))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $is)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $hs))))
 )

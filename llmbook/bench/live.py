@@ -7,6 +7,11 @@ shapes and arithmetic as the real weights. PyTorch runs ``GPT2LMHeadModel`` with
 its WebGPU engine in headless Chromium (SwiftShader here: a CPU emulating a GPU, so the
 WebGPU row measures the code path, not a GPU). Medians of 5 timed runs after 1 warm-up.
 A missing piece (Node, Playwright, Chromium) is reported as skipped with the reason.
+
+Like with like: the engines' prompt pass computes the tied head for the last row only (what
+the page shows), so PyTorch's prompt row does the same (the transformer on all rows, then
+``lm_head`` on the last). Effective GB/s is the float32 weights a generated token streams
+(every parameter once, the tied head once) times tokens/s; the KV cache's few MB are left out.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ lm = llmbook.load_model("distilgpt2", "standin")
 ids = torch.arange(1000, 1000 + %(T)d)[None]
 def prompt():
     with torch.no_grad():
+        t = time.perf_counter(); h = lm.model.transformer(ids).last_hidden_state; lm.model.lm_head(h[:, -1])
+        return time.perf_counter() - t
+def prompt_all():
+    with torch.no_grad():
         t = time.perf_counter(); lm.model(ids); return time.perf_counter() - t
 def generate():
     with torch.no_grad():
@@ -39,9 +48,11 @@ def generate():
             out = lm.model(nxt, past_key_values=past, use_cache=True)
             past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
         return time.perf_counter() - t
-prompt(); generate()
+prompt(); prompt_all(); generate()
 print(json.dumps({"prompt_s": statistics.median(prompt() for _ in range(5)),
-                  "generate_s": statistics.median(generate() for _ in range(5))}))
+                  "prompt_all_s": statistics.median(prompt_all() for _ in range(5)),
+                  "generate_s": statistics.median(generate() for _ in range(5)),
+                  "weight_bytes": 4 * sum(p.numel() for p in lm.model.parameters())}))
 """
 
 # An async function body (M: gpt2.js, bytes: the file's ArrayBuffer) -> timings.
@@ -60,7 +71,7 @@ async function generate() {
 await prompt(); await generate();
 const p = [], g = [];
 for (let i = 0; i < 5; i++) { p.push(await prompt()); g.push(await generate()); }
-return { backend: m.backend, fallback: m.fallback || null, prompt_s: med(p), generate_s: med(g) };
+return { backend: m.backend, kernel: m.kernel || null, fallback: m.fallback || null, prompt_s: med(p), generate_s: med(g) };
 """
 
 
@@ -117,17 +128,29 @@ def live_engines() -> dict:
 
 
 def print_live(r: dict) -> None:
+    """Rows: value, PyTorch's (1 thread, same run), ratio. Prompt ratios are times (lower is
+    better), generation and bandwidth ratios speeds (higher is better)."""
     if "skipped" in r:
         print(f"{'live page engines':<44}{'skipped':>12}  ({r['skipped']})")
         return
     base = r["pytorch"]
+    gbs = lambda seconds: base["weight_bytes"] * NEW / seconds / 1e9  # noqa: E731
+    print(f"{'live PyTorch 1 thread, ' + str(PROMPT) + '-token prompt':<44}{base['prompt_s'] * 1e3:>10.1f}ms"
+          f"{'':>20}  (head on the last row; {base['prompt_all_s'] * 1e3:.1f} ms with it on all {PROMPT})")
+    print(f"{'live PyTorch 1 thread, generation':<44}{NEW / base['generate_s']:>8.1f}tok/s"
+          f"{'':>20}  ({gbs(base['generate_s']):.1f} GB/s: {base['weight_bytes'] / 1e6:.0f} MB of weights a token)")
     for key, label in (("cpu", "CPU engine (Node)"), ("webgpu", "WebGPU engine (Chromium)")):
         x = r[key]
         if "skipped" in x:
             print(f"{'live ' + label:<44}{'skipped':>12}  ({x['skipped']})")
             continue
         fell = f", FELL BACK to {x['backend']}: {x['fallback']}" if x["backend"] != key else ""
+        kernel = f", {x['kernel']} kernels" if x.get("kernel") else ""
+        speed = base["generate_s"] / x["generate_s"]
         print(f"{'live ' + str(PROMPT) + '-token prompt, ' + label:<44}{x['prompt_s'] * 1e3:>10.1f}ms"
-              f"{base['prompt_s'] * 1e3:>10.1f}ms{x['prompt_s'] / base['prompt_s']:>8.2f}  (vs PyTorch 1 thread{fell})")
+              f"{base['prompt_s'] * 1e3:>10.1f}ms{x['prompt_s'] / base['prompt_s']:>8.2f}  "
+              f"(time vs PyTorch 1 thread, head on the last row{kernel}{fell})")
         print(f"{'live generation, ' + label:<44}{NEW / x['generate_s']:>8.1f}tok/s{NEW / base['generate_s']:>7.1f}tok/s"
-              f"{base['generate_s'] / x['generate_s']:>8.2f}  (tokens/s vs PyTorch 1 thread, KV cache, {NEW} tokens)")
+              f"{speed:>8.2f}  (tokens/s vs PyTorch 1 thread, KV cache, {NEW} tokens)")
+        print(f"{'live effective bandwidth, ' + label:<44}{gbs(x['generate_s']):>9.1f}GB/s{gbs(base['generate_s']):>8.1f}GB/s"
+              f"{speed:>8.2f}  (weights streamed a token × tokens/s)")

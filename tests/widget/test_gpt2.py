@@ -91,21 +91,62 @@ def test_bad_ids_are_refused_with_the_reason(small, tmp_path, prompts, message):
     assert _expect_error(small, message, tmp_path, prompts)["name"] == "RangeError"
 
 
-def test_the_padded_attention_equals_the_plain_one(small, tmp_path):
-    """Prompts of 1–9 tokens: WebAssembly attention padded to a multiple of 4 vs JavaScript's."""
-    got = node(f"""
+def _engines(weights, body):
+    """Run ``body`` with ``wasm`` (the WebAssembly engine) and ``js`` (GPT2JS) made from one file."""
+    return node(f"""
         const fs = await import("node:fs");
         const {{ setKernel }} = await import(tinylm + "/linalg.js");
         const {{ parseSafetensors, createGPT2 }} = await import(tinylm + "/gpt2.js");
-        const b = fs.readFileSync({json.dumps(str(small))});
-        const m = await createGPT2(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), {{ backend: "cpu" }});
-        result = [];
-        for (let T = 1; T <= 9; T++) {{
-          const ids = Array.from({{ length: T }}, (_, i) => 100 + 7 * i);
-          setKernel("wasm"); const a = await m.forward(ids);
-          setKernel("js"); const j = await m.forward(ids);
-          let worst = 0;
-          for (let i = 0; i < a.logits.length; i++) worst = Math.max(worst, Math.abs(a.logits[i] - j.logits[i]));
-          result.push(worst);
-        }}""")
-    assert max(got) <= 1e-4, got
+        const b = fs.readFileSync({json.dumps(str(weights))});
+        const tensors = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+        setKernel("js"); const js = await createGPT2(tensors, {{ backend: "cpu" }});
+        setKernel("wasm"); const wasm = await createGPT2(tensors, {{ backend: "cpu" }});
+        const worst = (a, b) => {{
+          if (a.length !== b.length) return Infinity;
+          let w = 0; for (let i = 0; i < a.length; i++) w = Math.max(w, Math.abs(a[i] - b[i])); return w;
+        }};
+        {body}""", timeout=300)
+
+
+def test_the_padded_attention_equals_the_plain_one(small):
+    """Prompts of 1–9 tokens (rows padded to a multiple of 4): the WebAssembly engine vs GPT2JS
+    with its JavaScript kernels and with linalg.js's copying WebAssembly ones."""
+    got = _engines(small, """
+        result = { kernels: [wasm.kernel, js.kernel], worst: [] };
+        for (let T = 1; T <= 9; T++) {
+          const ids = Array.from({ length: T }, (_, i) => 100 + 7 * i), a = await wasm.forward(ids);
+          setKernel("js"); const j = await js.forward(ids);
+          setKernel("wasm"); const c = await js.forward(ids);
+          result.worst.push(Math.max(worst(a.logits, j.logits), worst(a.logits, c.logits)));
+        }""")
+    assert got["kernels"] == ["wasm", "js"]
+    assert max(got["worst"]) <= 1e-4, got
+
+
+def test_the_webassembly_engine_equals_the_javascript_one_everywhere(small):
+    """Everything forward returns (residual, qkv, attention, lnf, logits of all rows or the last),
+    through KV caches fed 1, 3 or 5 tokens at a time, two caches taking turns (the memory holds
+    one: the other is copied back in), and the logit lens."""
+    got = _engines(small, """
+        setKernel("js");
+        const ids = Array.from({ length: 23 }, (_, i) => (i * 7919) % 50257), d = wasm.config.n_embd;
+        const all = (o) => [o.logits, o.lnf, ...o.residual, ...o.qkv, ...o.attention.filter(Boolean)];
+        const compare = (a, b) => Math.max(...all(a).map((x, i) => worst(x, all(b)[i])));
+        result = { full: compare(await wasm.forward(ids), await js.forward(ids)) };
+        const last = await wasm.forward(ids, { logits: "last", attention: "none" });
+        result.last = worst(last.logits, (await js.forward(ids)).logits.subarray(22 * 50257));
+        result.noAttention = last.attention.every((p) => p === null);
+        const caches = [1, 3, 5].map((n) => ({ n, w: wasm.newCache(), j: js.newCache(), worst: 0 }));
+        for (let t = 0; t < ids.length; t++) for (const c of caches) {
+          if (t % c.n) continue;
+          const chunk = ids.slice(t, t + c.n), a = await wasm.forward(chunk, { cache: c.w }), b = await js.forward(chunk, { cache: c.j });
+          c.worst = Math.max(c.worst, compare(a, b), worst(c.w.keys[1], c.j.keys[1]), worst(c.w.values[0], c.j.values[0]));
+          c.lengths = [c.w.length, c.j.length];
+        }
+        result.cached = caches.map((c) => ({ worst: c.worst, lengths: c.lengths }));
+        const row = (await js.forward(ids)).residual[1].subarray(5 * d, 6 * d);
+        result.lens = worst(wasm.lens(row), js.lens(row));""")
+    assert got["full"] <= 1e-4 and got["last"] <= 1e-4 and got["lens"] <= 1e-4, got
+    assert got["noAttention"]
+    for c in got["cached"]:
+        assert c["worst"] <= 1e-4 and c["lengths"] == [23, 23], got
