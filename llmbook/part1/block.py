@@ -78,7 +78,8 @@ def _rope_gqa(tr, layer, head, checks) -> Slide:
                              zmid=None, showscale=False, zmin=0, zmax=2))
     book_layout(gqa, f"GQA: query head {head} (orange) reads KV head {kv}", 230)
     gqa.update_xaxes(title_text="query head", dtick=1)
-    gqa.update_traces(xgap=2, ygap=2, hovertemplate="query head %{x} · %{y}<extra></extra>")
+    gqa.update_traces(xgap=2, ygap=2, hovertemplate="query head %{x} · %{y}<extra></extra>",
+                      meta="categorical: blue = the query heads a KV head serves, orange = the head shown")
 
     fig = _rope_figure(tr, layer, head)
     dh = tr.block(layer, "q").shape[-1]

@@ -140,7 +140,7 @@ def vocab_grid(merges, cols: int = 20, max_chars: int = 6) -> go.Figure:
     mine = lambda z: np.where(np.isnan(z), "", text.reshape(-1)).reshape(rows, cols)  # noqa: E731
     fig = go.Figure([
         go.Heatmap(z=is_byte.reshape(rows, cols), text=mine(is_byte), colorscale=[[0, "#9a9a9a"], [1, "#9a9a9a"]],
-                   showscale=False, **common),
+                   showscale=False, meta="categorical: grey = a byte, named in the colour bar's title", **common),
         go.Heatmap(z=order.reshape(rows, cols), text=mine(order), colorscale="Viridis",
                    colorbar={"title": "merge #<br>(grey: byte)"}, **common)])
     fig.update_yaxes(autorange="reversed", showticklabels=False)

@@ -53,7 +53,8 @@ AUDIT = r"""() => {
             }
         }
         // 3. every heatmap has a colour scale: its own, its colour axis's, or an identical one shown by a sibling
-        const heat = gd.data.filter(t => t.type === 'heatmap');
+        // a heatmap whose colours are categories, not values, says so in its meta ("categorical: what each colour means")
+        const heat = gd.data.filter(t => t.type === 'heatmap' && !String(t.meta ?? '').startsWith('categorical: '));
         const key = t => JSON.stringify([t.colorscale ?? null, t.zmin ?? null, t.zmax ?? null]);
         const shown = new Set(heat.filter(t => t.showscale !== false && !t.coloraxis && t.zmin !== undefined).map(key));
         heat.forEach((t, i) => {
@@ -61,7 +62,8 @@ AUDIT = r"""() => {
                                    : t.showscale !== false || shown.has(key(t));
             if (!ok) out.scales.push(`${fig}: heatmap ${i} (${t.name || 'unnamed'}) has no colour scale`);
         });
-        if (gd._fullData.some(t => t.type === 'heatmap' && t.visible === true) && !gd.querySelector('.colorbar'))
+        if (gd._fullData.some(t => t.type === 'heatmap' && t.visible === true && !String(t.meta ?? '').startsWith('categorical: '))
+            && !gd.querySelector('.colorbar'))
             out.scales.push(`${fig}: heatmaps drawn without any colour bar`);
         // 4. bar text inside the figure; buttons clear of the title and subplot titles
         const box = gd.querySelector('.main-svg').getBoundingClientRect();
@@ -146,6 +148,8 @@ def test_no_two_positions_share_a_label(figure_audits):
 
 
 def test_every_heatmap_has_a_colour_scale(figure_audits):
+    """Every heatmap of values can be read by a colour bar; one whose colours are categories
+    (a mask, a highlight) must say what they mean in its ``meta`` (``"categorical: ..."``)."""
     assert not _problems(figure_audits, "scales"), _problems(figure_audits, "scales")
 
 
