@@ -33,9 +33,9 @@ ids = torch.tensor([lm.encode("Once upon a time " * 40)[:160]])      # [1, 160]
 def with_cache(n: int) -> float:
     cache = DynamicCache(config=model.config)
     with torch.no_grad():
-        model(ids[:, :n - 1], past_key_values=cache, use_cache=True)   # the prefix, cached
+        model(ids[:, :n - 1], cache=cache, use_cache=True)   # the prefix, cached
         start = time.perf_counter()
-        model(ids[:, n - 1:n], past_key_values=cache, use_cache=True)  # one new token
+        model(ids[:, n - 1:n], cache=cache, use_cache=True)  # one new token
     return time.perf_counter() - start
 
 

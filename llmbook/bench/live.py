@@ -42,11 +42,13 @@ def prompt_all():
         t = time.perf_counter(); lm.model(ids); return time.perf_counter() - t
 def generate():
     with torch.no_grad():
-        out = lm.model(ids, use_cache=True); past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        from transformers import DynamicCache
+        past = DynamicCache(config=lm.model.config)
+        out = lm.model(ids, cache=past, use_cache=True); nxt = out.logits[:, -1].argmax(-1, keepdim=True)
         t = time.perf_counter()
         for _ in range(%(N)d):
-            out = lm.model(nxt, past_key_values=past, use_cache=True)
-            past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+            out = lm.model(nxt, cache=past, use_cache=True)
+            nxt = out.logits[:, -1].argmax(-1, keepdim=True)
         return time.perf_counter() - t
 prompt(); prompt_all(); generate()
 print(json.dumps({"prompt_s": statistics.median(prompt() for _ in range(5)),

@@ -86,7 +86,7 @@ def capture(lm, prompt: str, *, chat: bool | None = None, max_new_tokens: int = 
     x = torch.tensor([ids])
     t0 = time.perf_counter()
     with torch.no_grad(), Recorder(lm.model, spec.arch, hook_fields, layer_set, n_layers) as rec:
-        out = lm.model(input_ids=x, past_key_values=cache, use_cache=True)
+        out = lm.model(input_ids=x, cache=cache, use_cache=True)
     prompt_seconds = time.perf_counter() - t0
     arrays = _assemble(lm, rec.seen, fields, layer_set, n_layers)
     extra = {"prompt_pass_seconds": round(prompt_seconds, 4)}
@@ -275,7 +275,7 @@ def _generate(lm, last_logits, cache, prompt_len, n, sampling, alternatives):
             break
         t0 = time.perf_counter()
         with torch.no_grad(), Recorder(lm.model, lm.spec.arch, {"attn"}, set(), n_layers) as rec:
-            logits = lm.model(input_ids=torch.tensor([[token]]), past_key_values=cache,
+            logits = lm.model(input_ids=torch.tensor([[token]]), cache=cache,
                               use_cache=True).logits[0, -1]
         seconds = time.perf_counter() - t0
         loop_attn[f"loop.{t + 1}.attn"] = np.stack(
