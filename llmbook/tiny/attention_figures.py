@@ -9,7 +9,6 @@ Not handled: batches; sequences longer than the model's context.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 
@@ -325,22 +324,3 @@ def score_table(rows: list[dict], tokens) -> str:
         lines.append(f"| {r['key']} | `{tokens[r['key']]}` | {r['dot']:.2f} | {r['scaled']:.2f} | "
                      f"{r['weight']:.3f} |")
     return "\n".join(lines)
-
-
-
-def concat_figure(heads: np.ndarray, out: np.ndarray, tokens, n_heads: int) -> go.Figure:
-    """Heads concatenated [T, d] beside the attention output after w_out [T, d]."""
-    from plotly.subplots import make_subplots
-
-    y = [f"{i}:{html.escape(str(t), quote=False)}" for i, t in enumerate(tokens)]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(
-        f"heads concatenated [T, {heads.shape[1]}]", f"@ w_out → attention output [T, {out.shape[1]}]"))
-    for j, a in enumerate((heads, out)):
-        lim = float(np.abs(a).max())
-        fig.add_trace(go.Heatmap(z=a, y=y, colorscale=DIVERGING, zmin=-lim, zmax=lim, showscale=False,
-                                 hovertemplate="%{y}, column %{x}: %{z:.3f}<extra></extra>"), row=1, col=j + 1)
-    dh = heads.shape[1] // n_heads
-    for h in range(1, n_heads):
-        fig.add_vline(x=h * dh - 0.5, line_dash="dot", line_color="gray", row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Concat and output projection", height=160 + 26 * len(tokens))
