@@ -76,14 +76,14 @@ def layernorm_steps(model: TinyTransformer, inter: dict, layer: int, t: int) -> 
     x = inter[f"layers.{layer}.mid"][t].astype(np.float64)                  # [d]
     ln = model.layers[layer].ln2
     z = (x - x.mean()) / np.sqrt(x.var() + ln.eps)                           # mean 0, variance 1
-    y = z * ln.weight.detach().numpy() + ln.bias.detach().numpy()
+    y = z * ln.weight.detach().numpy() + ln.bias.detach().numpy()            # [d]
     assert np.allclose(y, inter[f"layers.{layer}.ln2"][t], atol=1e-4)
-    w = ln.weight.detach().numpy()
+    w, b = ln.weight.detach().numpy(), ln.bias.detach().numpy()               # [d], [d]
     return {"x_mean": float(x.mean()), "x_std": float(x.std()), "z_mean": float(z.mean()),
             "z_std": float(z.std()), "y_mean": float(y.mean()), "y_std": float(y.std()),
             "w_min": float(w.min()), "w_max": float(w.max()),
-            "b_min": float(ln.bias.min()), "b_max": float(ln.bias.max()),
-            "rows": [(k, float(x[k]), float(z[k]), float(w[k]), float(ln.bias[k]), float(y[k])) for k in range(4)]}
+            "b_min": float(b.min()), "b_max": float(b.max()),
+            "rows": [(k, float(x[k]), float(z[k]), float(w[k]), float(b[k]), float(y[k])) for k in range(4)]}
 
 
 @torch.no_grad()
