@@ -31,14 +31,14 @@ export class KVCache {
   static bytesPerToken(config) { return 2 * config.n_layer * config.n_embd * 4; }
 }
 
-/** Check ids against the vocabulary and the context; -> Int32Array. */
-export function checkIds(ids, config, past = 0) {
+/** Check ids against the vocabulary and the context (GPT-2's n_positions unless given); -> Int32Array. */
+export function checkIds(ids, config, past = 0, context = config.n_positions) {
   const out = Int32Array.from(ids);
   if (!out.length) throw new RangeError("no tokens: the prompt is empty");
   const bad = out.findIndex((id) => id < 0 || id >= config.vocab_size);
   if (bad >= 0) throw new RangeError(`token id ${out[bad]} at position ${bad} is outside the vocabulary [0, ${config.vocab_size})`);
-  if (past + out.length > config.n_positions) {
-    throw new RangeError(`${past} cached + ${out.length} new tokens pass the context of ${config.n_positions} positions`);
+  if (past + out.length > context) {
+    throw new RangeError(`${past} cached + ${out.length} new tokens pass the context of ${context} positions`);
   }
   return out;
 }

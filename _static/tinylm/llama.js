@@ -16,6 +16,7 @@
 // RoPE scaling (Llama 3's "llama3", "linear", "dynamic" are refused by name), attention or
 // MLP biases, sliding windows, positions past max_position_embeddings (the caller cuts).
 
+import { checkIds } from "./gpt2-common.js";   // vocabulary and context checks, shared with the GPT-2 engine
 export { parseSafetensors, SafetensorsError } from "./safetensors.js";
 
 export class CheckpointError extends Error {}
@@ -272,18 +273,6 @@ export class LlamaCache {
   static bytesPerToken(c) { return 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * 4; }
 }
 
-/** Check ids against the vocabulary and the context; -> Int32Array. */
-export function checkIds(ids, config, past = 0) {
-  const out = Int32Array.from(ids);
-  if (!out.length) throw new RangeError("no tokens: the prompt is empty");
-  const bad = out.findIndex((id) => id < 0 || id >= config.vocab_size);
-  if (bad >= 0) throw new RangeError(`token id ${out[bad]} at position ${bad} is outside the vocabulary [0, ${config.vocab_size})`);
-  if (past + out.length > config.max_position_embeddings) {
-    throw new RangeError(`${past} cached + ${out.length} new tokens pass the context of ${config.max_position_embeddings} positions`);
-  }
-  return out;
-}
-
 function keptLayers(option, L) {
   if (option === "all") return new Set(Array.from({ length: L }, (_, i) => i));
   if (option === undefined || option === "none" || option === null) return new Set();
@@ -318,7 +307,7 @@ class LlamaCPU {
     const c = this.config, w = this.w, d = c.hidden_size, L = c.num_hidden_layers, I = c.intermediate_size;
     const H = c.num_attention_heads, KV = c.num_key_value_heads, hd = c.head_dim, eps = c.rms_norm_eps;
     const past = cache ? cache.length : 0;
-    ids = checkIds(ids, c, past);
+    ids = checkIds(ids, c, past, c.max_position_embeddings);
     const T = ids.length, keep = keptLayers(attention, L);
     if (cache) cache.reserve(past + T);
     const x = new Float32Array(T * d);                                    // the residual stream [T, d]
