@@ -55,7 +55,7 @@ $(AXE):
 	npm install --prefix $(VENV)/axe --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
 	test -f $@
 
-# wabt compiles _static/tinylm/simd.wat into simd.js (the committed bytes); the page never needs it
+# wabt compiles _static/tinylm/engines/simd.wat into simd.js (the committed bytes); the page never needs it
 wabt: $(WABT)
 $(WABT): | $(AXE)
 	npm install --prefix $(VENV)/npm-tools --no-audit --no-fund --loglevel=error wabt@$(WABT_VERSION)

@@ -102,7 +102,7 @@ def chromium_webgpu(weights: Path) -> dict:
 
     if browser_missing():
         return {"skipped": browser_missing()}
-    html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/gpt2.js';\nwindow.result = (async () => {"
+    html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/engines/gpt2.js';\nwindow.result = (async () => {"
             "const bytes = await (await fetch('./model.safetensors')).arrayBuffer();" + _js("webgpu") +
             "})().catch((e) => ({ error: String(e) }));\n</script>")
     with tempfile.TemporaryDirectory(prefix="llmbook-bench-live-") as tmp:

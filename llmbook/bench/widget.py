@@ -70,8 +70,8 @@ def webgpu_step(steps: int = 4, warmup: int = 1) -> dict:
 
     if browser_missing():
         return {"skipped": browser_missing()}
-    page_html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/model.js';\n"
-                 "import * as R from './tinylm/rng.js';\nimport * as L from './tinylm/linalg.js';\nwindow.result = (async () => {" + _body("webgpu", steps, warmup) +
+    page_html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/engines/model.js';\n"
+                 "import * as R from './tinylm/engines/rng.js';\nimport * as L from './tinylm/engines/linalg.js';\nwindow.result = (async () => {" + _body("webgpu", steps, warmup) +
                  "})().catch((e) => ({ error: String(e) }));\n</script>")
     with tempfile.TemporaryDirectory(prefix="llmbook-bench-") as tmp:
         (Path(tmp) / "tinylm").symlink_to(TINYLM)

@@ -24,9 +24,9 @@ PAGE_SCRIPTS = (
     (("Plotly.newPlot", "llmbook-explorer"), ("plotly/plotly.min.js",), 100),
     (("llmbook-slideshow",), ("slideshow.js",), 600),                 # after the page's own figures
     (("llmbook-explorer",), ("explorer.js",), 600),
-    (('id="tinylm-widget"',), ("tinylm/widget-data.js", "tinylm/widget.js", "tinylm/widget-boot.js"), 600),
-    (('id="llmbook-live"',), ("tinylm/gpt2-tables.js", "tinylm/tokenizers.js", "tinylm/live-data.js", "tinylm/live.js",
-                              "tinylm/live-boot.js"), 600),
+    (('id="tinylm-widget"',), ("tinylm/widget-data.js", "tinylm/widget.js", "tinylm/widget/widget-boot.js"), 600),
+    (('id="llmbook-live"',), ("tinylm/gpt2-tables.js", "tinylm/tokenizers/tokenizers.js", "tinylm/live-data.js", "tinylm/live.js",
+                              "tinylm/live/live-boot.js"), 600),
 )
 _CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
 

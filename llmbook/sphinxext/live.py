@@ -29,8 +29,9 @@ from .assets import generated_static, write_if_changed
 from .bundle import bundle
 from .settings import path, settings
 
-MODULES = ("layout", "simd", "linalg", "cpu", "kernels", "safetensors", "gpt2-common", "gpt2-webgpu", "gpt2", "rng",
-           "decode", "bpe", "dom", "live-math", "live-worker", "live-steps", "live")
+MODULES = tuple("engines/" + m for m in ("layout", "simd", "linalg", "cpu", "kernels", "safetensors", "gpt2-common",
+                                        "gpt2-webgpu", "gpt2", "rng", "decode")) + (
+    "tokenizers/bpe", "common/dom", "live/live-math", "live/live-worker", "live/live-steps", "live/live")
 WEIGHTS_MB = 353                       # about the published file's size (82 M float32 values), on the button
 
 

@@ -46,7 +46,7 @@ def publish_tiny_files(app, env, docnames) -> None:
         write_if_changed(out / name, (folder / name).read_bytes())
     merges = json.loads((folder / "merges.json").read_text())["merges"]
     write_if_changed(out / "merges-data.js", f"window.LLMBOOK_BPE_MERGES = {json.dumps(merges)};\n".encode())
-    write_if_changed(out / "bpe-classic.js", classic_bpe((sources / "bpe.js").read_text()).encode())
+    write_if_changed(out / "bpe-classic.js", classic_bpe((sources / "tokenizers" / "bpe.js").read_text()).encode())
     write_if_changed(out / "widget.js", bundle(sources).encode())
     payload = json.dumps(widget_payload(folder), separators=(",", ":"))
     write_if_changed(out / "widget-data.js", f"window.LLMBOOK_TINYLM = {payload};\n".encode())

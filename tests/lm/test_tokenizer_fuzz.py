@@ -141,9 +141,9 @@ def page(tmp_path_factory, tiny_merges):
                                              "texts": texts}))
     script = f"""
         import {{ readFileSync }} from "node:fs";
-        import {{ encode, decode }} from {json.dumps((ROOT / "_static/tinylm/bpe.js").as_uri())};
+        import {{ encode, decode }} from {json.dumps((ROOT / "_static/tinylm/tokenizers/bpe.js").as_uri())};
         globalThis.window = globalThis;
-        (0, eval)(readFileSync({json.dumps(str(ROOT / "_static/tinylm/tokenizers.js"))}, "utf8"));
+        (0, eval)(readFileSync({json.dumps(str(ROOT / "_static/tinylm/tokenizers/tokenizers.js"))}, "utf8"));
         const d = JSON.parse(readFileSync({json.dumps(str(tmp / "in.json"))}, "utf8"));
         const T = window.llmbookTokenizers;
         const g = T.gpt2(d.gpt2), lp = T.llama(d.llama_pieces), lf = T.llama(d.llama_full);

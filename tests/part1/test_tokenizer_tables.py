@@ -30,7 +30,7 @@ def test_javascript_tokenizers_match_python(tmp_path):
                                                   "texts": TEXTS}))
     script = f"""
         const fs = require("fs"); globalThis.window = globalThis;
-        eval(fs.readFileSync({json.dumps(str(ROOT / "_static/tinylm/tokenizers.js"))}, "utf8"));
+        eval(fs.readFileSync({json.dumps(str(ROOT / "_static/tinylm/tokenizers/tokenizers.js"))}, "utf8"));
         const {{ t, texts }} = JSON.parse(fs.readFileSync({json.dumps(str(tmp_path / "in.json"))}, "utf8"));
         const g = window.llmbookTokenizers.gpt2(t.gpt2), l = window.llmbookTokenizers.llama(t.llama);
         console.log(JSON.stringify({{ gpt2: texts.map((x) => g.encode(x)), llama: texts.map((x) => l.encode(x)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ def test_the_bundle_computes_what_the_modules_compute(tmp_path):
         const fs = await import("node:fs"), vm = await import("node:vm");
         const sandbox = {{ window: {{}}, navigator: {{}}, console, TextEncoder, TextDecoder, atob, performance }};
         vm.runInNewContext(fs.readFileSync({json.dumps(str(path))}, "utf8"), sandbox);
-        const B = sandbox.window.llmbookTinyLM, M = await import(tinylm + "/model.js");
+        const B = sandbox.window.llmbookTinyLM, M = await import(tinylm + "/engines/model.js");
         const cfg = {{ vocab_size: 300, context_len: 16, d_model: 32, n_heads: 2, n_layers: 1 }};
         const a = await B.model.createModel(B.model.randomWeights(cfg, 4), {{ backend: "cpu" }});
         const b = await M.createModel(M.randomWeights(cfg, 4), {{ backend: "cpu" }});
@@ -25,7 +26,7 @@ def test_the_bundle_computes_what_the_modules_compute(tmp_path):
                                               JSON.stringify(Array.from(await b.forward([1, 2, 3]))),
                    bpe: Array.from(B.bpe.encode("hi", [[104, 105]])) }};""")
     assert got["same"] and got["bpe"] == [256]
-    assert got["modules"] == list(MODULES)
+    assert got["modules"] == [Path(m).name for m in MODULES]
 
 
 def test_the_bundler_refuses_forms_it_does_not_handle(tmp_path):
@@ -47,7 +48,7 @@ def test_the_live_pages_bundle_runs_gpt2_as_the_modules_do(tmp_path):
         const fs = await import("node:fs"), vm = await import("node:vm");
         const sandbox = {{ window: {{}}, navigator: {{}}, console, TextEncoder, TextDecoder, atob, performance, WebAssembly }};
         vm.runInNewContext(fs.readFileSync({json.dumps(str(path))}, "utf8"), sandbox);
-        const B = sandbox.window.llmbookLive, M = await import(tinylm + "/gpt2.js");
+        const B = sandbox.window.llmbookLive, M = await import(tinylm + "/engines/gpt2.js");
         const f = fs.readFileSync({json.dumps(str(weights))}), bytes = f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength);
         const a = await B.gpt2.createGPT2(B.gpt2.parseSafetensors(bytes), {{ backend: "cpu" }});
         const b = await M.createGPT2(M.parseSafetensors(bytes), {{ backend: "cpu" }});
@@ -55,7 +56,7 @@ def test_the_live_pages_bundle_runs_gpt2_as_the_modules_do(tmp_path):
                    same: JSON.stringify(Array.from((await a.forward([1, 2, 3])).logits)) ===
                          JSON.stringify(Array.from((await b.forward([1, 2, 3])).logits)) }};""")
     assert got["same"] and got["mount"] == "function"
-    assert got["modules"] == list(LIVE)
+    assert got["modules"] == [Path(m).name for m in LIVE]
 
 
 def test_the_live_bundle_carries_its_own_text_and_serves_the_engine_from_it(tmp_path):
@@ -75,7 +76,7 @@ def test_the_live_bundle_carries_its_own_text_and_serves_the_engine_from_it(tmp_
         const worker = {{ navigator: {{}}, console, TextEncoder, TextDecoder, atob, performance, WebAssembly }};
         worker.self = worker;
         vm.runInNewContext(page.window.llmbookLiveSource(), worker);
-        const call = worker.llmbookLive["live-worker"].createHost(), M = await import(tinylm + "/gpt2.js");
+        const call = worker.llmbookLive["live-worker"].createHost(), M = await import(tinylm + "/engines/gpt2.js");
         const f = fs.readFileSync({json.dumps(str(weights))}), bytes = () => f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength);
         const m = await M.createGPT2(M.parseSafetensors(bytes()), {{ backend: "cpu" }});
         const info = (await call("load", {{ source: bytes(), backend: "cpu" }})).result;
@@ -102,3 +103,13 @@ def test_the_live_bundle_carries_its_own_text_and_serves_the_engine_from_it(tmp_
     assert got["owned"] == 2 + 3 + 1 and got["lens"] == 3 and got["lensTop"] == 3   # embeddings, residual, histogram: handed over
     assert got["delta"] <= 1e-5 and got["n"] == 3 and got["last"] == 3
     assert "no call" in got["unknown"]
+
+
+def test_an_import_the_list_does_not_hold_in_order_is_refused(tmp_path):
+    """A module listed before what it imports (or a missing one) is named, not left undefined."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.js").write_text('export const x = 1;\n')
+    (tmp_path / "b" / "y.js").write_text('import { x } from "../a/x.js";\nexport const y = x + 1;\n')
+    assert "modules[\"x\"]" in bundle(tmp_path, ("a/x", "b/y"))
+    with pytest.raises(ValueError, match="y.js imports ../a/x.js"):
+        bundle(tmp_path, ("b/y", "a/x"))

@@ -103,7 +103,7 @@ def test_javascript_encoder_gives_the_same_ids(tmp_path):
     texts = list(TEXTS.values()) + ["", "<script>alert(1)</script>", "x" * 100_000, "a\ud800b"]
     (tmp_path / "in.json").write_text(json.dumps({"merges": merges, "texts": texts}))
     script = f"""
-        import {{ encode, decode }} from {json.dumps((ROOT / "_static/tinylm/bpe.js").as_uri())};
+        import {{ encode, decode }} from {json.dumps((ROOT / "_static/tinylm/tokenizers/bpe.js").as_uri())};
         import {{ readFileSync }} from "node:fs";
         const {{ merges, texts }} = JSON.parse(readFileSync({json.dumps(str(tmp_path / "in.json"))}, "utf8"));
         const ids = texts.map((t) => Array.from(encode(t, merges)));

@@ -1,7 +1,7 @@
 // One GPT-2 parity case, the same under Node and in the browser: each prompt's ids run
 // through a full forward and, token by token, through the KV cache. Returns what the
 // Python side compares with llmbook.capture (tests/widget/test_gpt2.py).
-import { createGPT2, parseSafetensors } from "../../_static/tinylm/gpt2.js";
+import { createGPT2, parseSafetensors } from "../../_static/tinylm/engines/gpt2.js";
 
 export async function runGPT2Case(bytes, c, backend) {
   const m = await createGPT2(parseSafetensors(bytes), { backend });

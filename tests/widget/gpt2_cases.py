@@ -1,6 +1,6 @@
 """GPT-2 checkpoints and prompts for the in-page engine's tests, with PyTorch's answers.
 
-``gpt2-check.mjs`` runs a case (prompts as ids) through ``_static/tinylm/gpt2.js`` under
+``gpt2-check.mjs`` runs a case (prompts as ids) through ``_static/tinylm/engines/gpt2.js`` under
 Node or in Chromium; :func:`reference` is what ``transformers``' GPT2LMHeadModel computes
 on the same file; :func:`assert_gpt2_parity` compares them at the issue's bound.
 """

@@ -1,7 +1,7 @@
 // One Llama parity case, the same under Node and (later) in the browser: each prompt's ids run
 // through a full forward (every intermediate kept) and, chunk by chunk, through the KV cache.
 // Float32Arrays go back as base64 of their bytes. Compared in tests/widget/test_llama.py.
-import { createLlama, parseSafetensors } from "../../_static/tinylm/llama.js";
+import { createLlama, parseSafetensors } from "../../_static/tinylm/engines/llama.js";
 
 export async function runLlamaCase(bytes, c, backend = "cpu") {
   const m = await createLlama(parseSafetensors(bytes, { bf16: "view" }), { backend, config: c.config });

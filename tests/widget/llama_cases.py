@@ -1,6 +1,6 @@
 """Llama checkpoints and prompts for the in-page Llama engine's tests, with PyTorch's answers.
 
-``llama-check.mjs`` runs a case (prompts as ids) through ``_static/tinylm/llama.js`` under
+``llama-check.mjs`` runs a case (prompts as ids) through ``_static/tinylm/engines/llama.js`` under
 Node; :func:`reference` is what ``transformers``' LlamaForCausalLM computes in float32 (eager
 attention) from the same bfloat16 file; :func:`max_deltas` measures the gap.
 """

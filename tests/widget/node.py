@@ -16,7 +16,7 @@ TINYLM = ROOT / "_static" / "tinylm"
 def node(body: str, timeout: int = 120):
     """Evaluate ``body`` (an async ES-module body that sets ``result``) and return result as JSON.
 
-    ``tinylm`` names the folder of the widget's modules: ``await import(tinylm + "/model.js")``.
+    ``tinylm`` names the folder of the widget's modules: ``await import(tinylm + "/engines/model.js")``.
     """
     if not shutil.which("node"):
         pytest.fail("Node.js is needed for the widget's tests (apt-get install nodejs)")

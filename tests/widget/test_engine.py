@@ -33,9 +33,9 @@ def test_cpu_engine_matches_pytorch(case_and_reference, tmp_path, kernel):
     path = tmp_path / "case.json"
     path.write_text(json.dumps(case))
     got = node(f"""
-        const {{ setKernel }} = await import(tinylm + "/linalg.js");
+        const {{ setKernel }} = await import(tinylm + "/engines/linalg.js");
         if (setKernel({json.dumps(kernel)}) !== {json.dumps(kernel)}) throw new Error("kernel not available");
-        const {{ createModel }} = await import(tinylm + "/model.js");
+        const {{ createModel }} = await import(tinylm + "/engines/model.js");
         const {{ runCase }} = await import({json.dumps((ROOT / "tests/widget/check.mjs").as_uri())});
         const fs = await import("node:fs");
         result = await runCase(createModel, JSON.parse(fs.readFileSync({json.dumps(str(path))}, "utf8")), "cpu");""")
@@ -52,7 +52,7 @@ def test_python_weights_load_in_js_and_js_weights_load_in_python(tmp_path):
     ids = [5, 299, 17, 0, 256, 42]
     (tmp_path / "py.json").write_text(json.dumps(model.to_json()))
     got = node(f"""
-        const m = await import(tinylm + "/model.js");
+        const m = await import(tinylm + "/engines/model.js");
         const fs = await import("node:fs");
         const fromPy = await m.createModel(fs.readFileSync({json.dumps(str(tmp_path / "py.json"))}, "utf8"), {{ backend: "cpu" }});
         const fresh = await m.createModel(m.randomWeights({{ vocab_size: 300, context_len: 16, d_model: 32, n_heads: 2, n_layers: 1 }}, 7), {{ backend: "cpu" }});
@@ -92,7 +92,7 @@ BAD = {
 def test_malformed_weights_are_rejected_with_a_named_reason():
     cases = ",\n".join(f"{json.dumps(name)}: () => ({expr})" for name, (expr, _) in BAD.items())
     got = node(f"""
-        const m = await import(tinylm + "/model.js");
+        const m = await import(tinylm + "/engines/model.js");
         const good = (await m.createModel(m.randomWeights({{ vocab_size: 300, context_len: 16, d_model: 32, n_heads: 2, n_layers: 1 }}, 1), {{ backend: "cpu" }})).toJSON();
         const cases = {{ {cases} }};
         result = {{}};
@@ -106,7 +106,7 @@ def test_malformed_weights_are_rejected_with_a_named_reason():
 
 def test_a_nan_loss_stops_without_updating_and_restores_the_last_good_weights():
     got = node("""
-        const m = await import(tinylm + "/model.js");
+        const m = await import(tinylm + "/engines/model.js");
         const model = await m.createModel(m.randomWeights({ vocab_size: 300, context_len: 8, d_model: 16, n_heads: 2, n_layers: 1 }, 2), { backend: "cpu" });
         const x = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), y = Int32Array.from([2, 3, 4, 5, 6, 7, 8, 9]);
         const good = await model.trainStep(x, y, { lr: 1e-3 });
@@ -125,7 +125,7 @@ def test_a_nan_loss_stops_without_updating_and_restores_the_last_good_weights():
 
 def test_bad_batches_are_refused_with_a_message():
     got = node("""
-        const m = await import(tinylm + "/model.js");
+        const m = await import(tinylm + "/engines/model.js");
         const model = await m.createModel(m.randomWeights({ vocab_size: 300, context_len: 8, d_model: 16, n_heads: 2, n_layers: 1 }, 2), { backend: "cpu" });
         result = {};
         for (const [name, f] of Object.entries({
@@ -144,12 +144,12 @@ def test_book_size_is_the_book_checkpoint_size():
     from llmbook.tiny.artifacts import BOOK_MODEL
 
     assert BOOK_SIZE == BOOK_MODEL                                 # the parity case is the book's model
-    assert Path(ROOT / "_static/tinylm/model.js").is_file()
+    assert Path(ROOT / "_static/tinylm/engines/model.js").is_file()
 
 
 def test_a_seeded_run_repeats_itself_exactly():
     got = node("""
-        const m = await import(tinylm + "/model.js"), R = await import(tinylm + "/rng.js");
+        const m = await import(tinylm + "/engines/model.js"), R = await import(tinylm + "/engines/rng.js");
         const cfg = { vocab_size: 300, context_len: 16, d_model: 32, n_heads: 2, n_layers: 1 };
         const data = Uint16Array.from({ length: 5000 }, (_, i) => (i * 7919) % 300);
         async function run() {
@@ -161,3 +161,17 @@ def test_a_seeded_run_repeats_itself_exactly():
         result = { same: a.json === b.json, losses: [a.losses, b.losses] };""")
     assert got["losses"][0] == got["losses"][1] and got["same"]
     assert got["losses"][0][-1] < got["losses"][0][0]                 # and it learns
+
+
+def test_the_contract_entry_points_export_what_the_role_folders_hold():
+    """CONTRACTS §4, §5 and §7 name _static/tinylm/{model,bpe,gpt2}.js: each re-exports its module."""
+    got = node("""
+        const pairs = [["/model.js", "/engines/model.js"], ["/gpt2.js", "/engines/gpt2.js"],
+                       ["/bpe.js", "/tokenizers/bpe.js"]];
+        result = [];
+        for (const [entry, inner] of pairs) {
+          const a = await import(tinylm + entry), b = await import(tinylm + inner);
+          result.push(Object.keys(b).length > 0 && Object.keys(b).every((k) => a[k] === b[k])
+                      && Object.keys(a).length === Object.keys(b).length);
+        }""")
+    assert got == [True, True, True]

@@ -1,4 +1,4 @@
-"""The in-page GPT-2 engine (``_static/tinylm/gpt2.js``) under Node: the CPU backend against
+"""The in-page GPT-2 engine (``_static/tinylm/engines/gpt2.js``) under Node: the CPU backend against
 transformers on a checkpoint whose every tensor is random, and clear refusals of wrong files.
 
 The WebGPU backend, and the full-size stand-in distilgpt2 against ``llmbook.capture``, run
@@ -56,7 +56,7 @@ def test_bfloat16_and_float16_files_are_widened_exactly(tmp_path):
 def _expect_error(bytes_path, message, tmp_path, prompts=PROMPTS[:1]):
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ parseSafetensors, createGPT2 }} = await import(tinylm + "/gpt2.js");
+        const {{ parseSafetensors, createGPT2 }} = await import(tinylm + "/engines/gpt2.js");
         const b = fs.readFileSync({json.dumps(str(bytes_path))});
         try {{
           const m = await createGPT2(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), {{ backend: "cpu" }});
@@ -95,8 +95,8 @@ def _engines(weights, body):
     """Run ``body`` with ``wasm`` (the WebAssembly engine) and ``js`` (GPT2JS) made from one file."""
     return node(f"""
         const fs = await import("node:fs");
-        const {{ setKernel }} = await import(tinylm + "/linalg.js");
-        const {{ parseSafetensors, createGPT2 }} = await import(tinylm + "/gpt2.js");
+        const {{ setKernel }} = await import(tinylm + "/engines/linalg.js");
+        const {{ parseSafetensors, createGPT2 }} = await import(tinylm + "/engines/gpt2.js");
         const b = fs.readFileSync({json.dumps(str(weights))});
         const tensors = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
         setKernel("js"); const js = await createGPT2(tensors, {{ backend: "cpu" }});

@@ -1,4 +1,4 @@
-"""The in-page Llama engine (``_static/tinylm/llama.js``) under Node: the CPU backend against
+"""The in-page Llama engine (``_static/tinylm/engines/llama.js``) under Node: the CPU backend against
 transformers' LlamaForCausalLM (float32 compute, eager attention) on a random bfloat16 Llama
 with grouped-query attention, prompts with emoji and CJK through the real tokenizer, full pass
 and KV-cached chunks; and clear refusals of wrong files.
@@ -78,7 +78,7 @@ def test_config_comes_from_the_shapes_and_tinyllamas_defaults(small):
     """Without config.json: head_dim 64 (TinyLlama's) is assumed, so a head_dim-16 file asks for its config."""
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ parseSafetensors, createLlama, llamaConfig }} = await import(tinylm + "/llama.js");
+        const {{ parseSafetensors, createLlama, llamaConfig }} = await import(tinylm + "/engines/llama.js");
         const b = fs.readFileSync({json.dumps(str(small))});
         const t = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }});
         result = {{ partial: llamaConfig(t, {{ head_dim: 16 }}) }};
@@ -97,7 +97,7 @@ def test_default_parse_still_widens_bf16(small):
     """The GPT-2 page's call is unchanged: BF16 comes back as float32 values."""
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ parseSafetensors }} = await import(tinylm + "/safetensors.js");
+        const {{ parseSafetensors }} = await import(tinylm + "/engines/safetensors.js");
         const b = fs.readFileSync({json.dumps(str(small))});
         const t = parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
         result = {{ kind: t.get("model.norm.weight").data.constructor.name, row: Array.from(t.get("model.norm.weight").data) }};""")
@@ -108,7 +108,7 @@ def test_default_parse_still_widens_bf16(small):
 def _expect_error(bytes_path, message, prompts=([1, 2, 3],), config=None):
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/llama.js");
+        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/engines/llama.js");
         const b = fs.readFileSync({json.dumps(str(bytes_path))});
         try {{
           const m = await createLlama(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }}),
@@ -162,7 +162,7 @@ def test_greedy_generation_equals_transformers(small, prompts):
     the tokens per second under Node are printed."""
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/llama.js");
+        const {{ parseSafetensors, createLlama }} = await import(tinylm + "/engines/llama.js");
         const b = fs.readFileSync({json.dumps(str(small))});
         const m = await createLlama(parseSafetensors(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), {{ bf16: "view" }}),
                                     {{ config: JSON.parse(fs.readFileSync({json.dumps(str(small.parent / "config.json"))}, "utf8")) }});

@@ -16,17 +16,17 @@ def test_simd_js_is_built_from_the_committed_wat():
         pytest.fail(f"wabt not found at {WABT}: run `make wabt` (npm install wabt)")
     out = subprocess.run(["node", str(ROOT / "tools" / "build_wasm.mjs"), str(WABT), "--check"],
                          capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "up to date", "run `make wasm` and commit _static/tinylm/simd.js"
+    assert out.stdout.strip() == "up to date", "run `make wasm` and commit _static/tinylm/engines/simd.js"
 
 
 @pytest.mark.parametrize("T, d, H", [(8, 16, 2), (4, 8, 2), (64, 64, 4)])
 def test_webassembly_attention_equals_the_javascript_one(T, d, H):
     """Forward (probabilities, heads) and, through a whole training step, backward."""
     got = node(f"""
-        const {{ setKernel }} = await import(tinylm + "/linalg.js");
-        const {{ attention, CPUEngine }} = await import(tinylm + "/cpu.js");
-        const {{ parseWeights, randomWeights }} = await import(tinylm + "/model.js");
-        const {{ mulberry32 }} = await import(tinylm + "/rng.js");
+        const {{ setKernel }} = await import(tinylm + "/engines/linalg.js");
+        const {{ attention, CPUEngine }} = await import(tinylm + "/engines/cpu.js");
+        const {{ parseWeights, randomWeights }} = await import(tinylm + "/engines/model.js");
+        const {{ mulberry32 }} = await import(tinylm + "/engines/rng.js");
         const T = {T}, B = 3, cfg = {{ vocab_size: 300, context_len: T, d_model: {d}, n_heads: {H}, n_layers: 2, d_ff: {4 * d} }};
         const rand = mulberry32(7), qkv = Float32Array.from({{ length: B * T * 3 * cfg.d_model }}, () => 4 * rand() - 2);
         const ids = Int32Array.from({{ length: B * T }}, () => Math.floor(rand() * 300));

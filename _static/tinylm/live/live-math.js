@@ -2,7 +2,7 @@
 // from the live pass: the pick's filters, one head's attention stages, histograms.
 // Not handled: sampling streams equal to PyTorch's (a seeded pick repeats itself here only).
 
-import { nextTokenProbs, softmax } from "./decode.js";
+import { nextTokenProbs, softmax } from "../engines/decode.js";
 
 /** Indices of the k largest values, largest first. */
 export function topK(values, k) {

@@ -12,15 +12,15 @@
 // Not handled: more than one widget per page; resuming training after a reload.
 
 
-import { vocabBytes } from "./bpe.js";
+import { vocabBytes } from "../tokenizers/bpe.js";
 import { drawHeatmap, drawLoss, SCALE } from "./canvas.js";
-import { checkpointWeights, el, field, fmt, fromBase64, select } from "./dom.js";
-import { activeKernel } from "./linalg.js";
-import { createModel, randomWeights, TrainingDiverged, WeightsError } from "./model.js";
-import { mulberry32, randomWindows } from "./rng.js";
+import { checkpointWeights, el, field, fmt, fromBase64, select } from "../common/dom.js";
+import { activeKernel } from "../engines/linalg.js";
+import { createModel, randomWeights, TrainingDiverged, WeightsError } from "../engines/model.js";
+import { mulberry32, randomWindows } from "../engines/rng.js";
 import { generatePanel } from "./ui-generate.js";
 
-export { checkpointWeights, fromBase64 } from "./dom.js";
+export { checkpointWeights, fromBase64 } from "../common/dom.js";
 
 export const PRESETS = {
   book: { label: "Book size: d 64, 4 heads, 2 layers", config: { vocab_size: 768, context_len: 64, d_model: 64, n_heads: 4, n_layers: 2, d_ff: 256 } },

@@ -14,7 +14,7 @@
 // message naming it, and the page keeps working. Not handled: resuming a cut download
 // (it starts again), several models at once.
 
-import { el, field, fromBase64, select } from "./dom.js";
+import { el, field, fromBase64, select } from "../common/dom.js";
 import { createHost } from "./live-worker.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,

@@ -3,10 +3,10 @@
 // Its methods join the widget (Object.assign onto Widget.prototype in ui.js), so they
 // share its model, controls and tokenizer table. Not handled: batches of prompts.
 
-import { encode } from "./bpe.js";
-import { Decoder, nextTokenProbs, softmax } from "./decode.js";
-import { el, field, fmt, pretty, select } from "./dom.js";
-import { mulberry32, sampleIndex } from "./rng.js";
+import { encode } from "../tokenizers/bpe.js";
+import { Decoder, nextTokenProbs, softmax } from "../engines/decode.js";
+import { el, field, fmt, pretty, select } from "../common/dom.js";
+import { mulberry32, sampleIndex } from "../engines/rng.js";
 
 export const generatePanel = {
   buildGenerate() {

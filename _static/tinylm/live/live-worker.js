@@ -24,9 +24,9 @@
 // between tokens, on the page's side), a worker the browser ends without an error event (out
 // of memory: the page then waits on its call).
 
-import { createGPT2, parseSafetensors } from "./gpt2.js";
+import { createGPT2, parseSafetensors } from "../engines/gpt2.js";
 import { attentionView, logitsSummary, pick, topK } from "./live-math.js";
-import { mulberry32 } from "./rng.js";
+import { mulberry32 } from "../engines/rng.js";
 
 export function createHost() {
   const s = { tensors: null, model: null, cache: null, last: null, settings: null, rand: null };

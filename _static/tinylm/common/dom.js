@@ -2,7 +2,7 @@
 // only (never innerHTML), so user text can never become markup.
 // Not handled: SVG elements (createElement makes HTML ones).
 
-import { tokenText } from "./bpe.js";
+import { tokenText } from "../tokenizers/bpe.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

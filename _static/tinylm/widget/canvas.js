@@ -1,7 +1,7 @@
 // The widget's canvases: weight heatmaps on a fixed diverging scale, and the loss curves.
 // Not handled: high-DPI scaling (canvases are drawn at their CSS pixel size).
 
-import { fmt } from "./dom.js";
+import { fmt } from "../common/dom.js";
 
 export const SCALE = 0.5;          // heatmap colours: −0.5 (blue) … 0 (white) … +0.5 (red), fixed
 

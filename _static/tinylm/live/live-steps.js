@@ -3,7 +3,7 @@
 // Every number shown is read from the pass or computed from it here; user text reaches
 // the page through textContent only. Not handled: high-DPI canvases.
 
-import { el } from "./dom.js";
+import { el } from "../common/dom.js";
 import { rowNorm, topK } from "./live-math.js";
 
 export const STEPS = ["Input", "Tokenize", "Embed", "Layers", "Logits", "Softmax", "Sample", "Loop", "Done"];
