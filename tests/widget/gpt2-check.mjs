@@ -3,8 +3,8 @@
 // Python side compares with llmbook.capture (tests/widget/test_gpt2.py).
 import { createGPT2, parseSafetensors } from "../../_static/tinylm/engines/gpt2.js";
 
-export async function runGPT2Case(bytes, c, backend) {
-  const m = await createGPT2(parseSafetensors(bytes), { backend });
+export async function runGPT2Case(bytes, c, backend, opts = {}) {    // opts: more of createGPT2's, e.g. {threads: 2}
+  const m = await createGPT2(parseSafetensors(bytes), { backend, ...opts });
   const { n_embd: d, vocab_size: V } = m.config, prompts = [];
   for (const ids of c.prompts) {
     const T = ids.length, t0 = performance.now();
@@ -22,7 +22,8 @@ export async function runGPT2Case(bytes, c, backend) {
       attention_last: full.attention.map((p) => (p ? lastQueryRows(p, m.config.n_head, T) : null)), lens_top: lens,
     });
   }
-  return { backend: m.backend, fallback: m.fallback || null, config: m.config, prompts };
+  if (m.destroy) m.destroy();
+  return { backend: m.backend, fallback: m.fallback || null, threads: m.threads, threads_why: m.threadsWhy || null, config: m.config, prompts };
 }
 
 /** probs [H, T, T] -> the last query's row of every head, [H][T]. */

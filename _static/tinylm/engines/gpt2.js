@@ -11,14 +11,18 @@
 // once at load, read in place by simd.wat's kernels, so a generated token streams each
 // weight once; JavaScript does the small rest (LayerNorm, biases, copying rows out). Where
 // WebAssembly SIMD is missing (or setKernel("js")), GPT2JS runs the same pass in JavaScript.
-// Names are mapped in one place, gpt2Weights(). Not handled: batches, dropout, training
-// (the tiny model's engines train), positions past n_positions (the caller cuts the
-// prompt), checkpoints whose head size is not 64 without opts.n_head, threads.
+// Names are mapped in one place, gpt2Weights(). Where threads can run (pool.js: a cross-origin
+// isolated page; Node when asked) the weights sit in a shared memory and every big product
+// is split by columns across a small pool; m.threads says how many run and m.threadsWhy why
+// only one. Not handled: batches, dropout, training (the tiny model's engines train),
+// positions past n_positions (the caller cuts the prompt), checkpoints whose head size is
+// not 64 without opts.n_head, threads for the JavaScript fallback or the small steps.
 
 import { layerNorm } from "./cpu.js";
 import { checkIds, embed, gpt2Shapes, KVCache, keptLayers, lens, tiedHead } from "./gpt2-common.js";
 import { createGPT2GPU } from "./gpt2-webgpu.js";
-import { activeKernel, attentionWasm, gelu, matmul, transpose, wasmArena } from "./linalg.js";
+import { activeKernel, attentionWasm, gelu, matmul, sharedArena, transpose, wasmArena } from "./linalg.js";
+import { Pool, poolPlan } from "./pool.js";
 
 export { checkIds, gpt2Shapes, KVCache, keptLayers } from "./gpt2-common.js";
 export { parseSafetensors, SafetensorsError } from "./safetensors.js";
@@ -68,34 +72,58 @@ export function gpt2Weights(tensors, { n_head } = {}) {
   return { config, w: { wte: wte.data, wpe: wpe.data, lnf: pair("ln_f"), layers } };
 }
 
-/** A model on the asked-for backend; WebGPU falls back to the CPU, m.fallback saying why. */
-export async function createGPT2(tensors, { backend = "webgpu", n_head, gpu = globalThis.navigator && navigator.gpu } = {}) {
+/** A model on the asked-for backend; WebGPU falls back to the CPU, m.fallback saying why.
+ *  threads: the CPU engine's, "auto" or a count (pool.js poolPlan). */
+export async function createGPT2(tensors, { backend = "webgpu", n_head, gpu = globalThis.navigator && navigator.gpu, threads = "auto" } = {}) {
   const { config, w } = gpt2Weights(tensors, { n_head });
+  const plan = poolPlan(threads);
   if (backend === "webgpu") {
     try {
       return await createGPT2GPU(config, w, gpu);
     } catch (err) {
-      const m = await createCPU(config, w);
+      const m = await createCPU(config, w, plan);
       m.fallback = err.message;
       return m;
     }
   }
   if (backend !== "cpu") throw new Error(`backend must be "webgpu" or "cpu", not ${JSON.stringify(backend)}`);
-  return createCPU(config, w);
+  return createCPU(config, w, plan);
 }
 
-/** GPT2Wasm where WebAssembly SIMD runs and its memory can grow to hold the weights, else GPT2JS. */
-async function createCPU(config, w) {
-  const arena = activeKernel() === "wasm" && config.n_embd % 8 === 0 && (await wasmArena());
-  if (!arena) return new GPT2JS(config, w);
+/** GPT2Wasm where WebAssembly SIMD runs and its memory can grow to hold the weights, else GPT2JS.
+ *  With plan.threads > 1, GPT2Wasm on a shared memory with a pool; one thread if that fails. */
+async function createCPU(config, w, plan) {
+  const wasm = activeKernel() === "wasm" && config.n_embd % 8 === 0;
+  let why = wasm ? plan.why : "no WebAssembly SIMD";
+  if (wasm && plan.threads > 1) {
+    let pool = null;
+    try {
+      const size = GPT2Wasm.floats(config), arena = await sharedArena(size.fixed + size.frame(4, 4), size.fixed + size.maxFrame);
+      if (arena) {
+        pool = await Pool.start(arena, plan.threads);
+        return new GPT2Wasm(config, w, arena, pool);
+      }
+      why = "no shared WebAssembly memory here";
+    } catch (err) {
+      if (pool) pool.close();
+      why = `threads could not start: ${err.message}`;
+    }
+  }
+  const arena = wasm && (await wasmArena());
+  if (!arena) return threaded(new GPT2JS(config, w), why);
   try {
-    return new GPT2Wasm(config, w, arena);
+    return threaded(new GPT2Wasm(config, w, arena), why);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;      // memory.grow refused: the browser's limit
     const m = new GPT2JS(config, w);
     m.kernelFallback = err.message;
-    return m;
+    return threaded(m, why);
   }
+}
+
+function threaded(m, why) {
+  m.threadsWhy = why;
+  return m;
 }
 
 function addBias(x, b, rows, n) {
@@ -117,6 +145,7 @@ class GPT2JS {
     this.config = config;
     this.w = w;
     this.wteT = null;       // [d, V], made on the first prompt of 4+ tokens
+    this.threads = 1;
   }
 
   get backend() { return "cpu"; }
@@ -180,12 +209,15 @@ const K_SLICE = 256;                                 // rows of W per gemm_cols 
  * cache the memory last saw appends to it in place; another cache is copied in first.
  */
 class GPT2Wasm {
-  constructor(config, w, arena) {
+  constructor(config, w, arena, pool = null) {
     const { n_embd: d, n_layer: L, n_positions: C, vocab_size: V } = config;
     this.config = config;
     this.w = w;
     this.kernel = "wasm";
     this.a = arena;
+    this.pool = pool;                                // null: one thread
+    this.threads = pool ? pool.size : 1;
+    this.threadsWhy = null;
     this.Vp = Math.ceil(V / 8) * 8;
     const put = (src) => { const at = arena.alloc(src.length); arena.f.set(src, at); return at; };
     this.layers = w.layers.map((lw) => ({ attn: put(lw.attn[0]), proj: put(lw.proj[0]), fc: put(lw.fc[0]), fc2: put(lw.fc2[0]) }));
@@ -203,21 +235,31 @@ class GPT2Wasm {
 
   newCache() { return new KVCache(this.config); }
 
+  /** The pool's threads stopped (the model cannot run again); nothing to do on one thread. */
+  destroy() {
+    if (this.pool) this.pool.close();
+  }
+
+  /** Floats of memory: {fixed: weights, cache and rows; frame(T4, Tk): a forward's; maxFrame: the largest}. */
+  static floats(config) {
+    const { n_embd: d, n_layer: L, n_positions: C, vocab_size: V } = config, Vp = Math.ceil(V / 8) * 8, q = (n) => Math.ceil(n / 4) * 4;
+    const fixed = 4 + (L * 12 * d * d) + q(d * Vp) + q(2 * L * C * d) + q(d) + q(Vp) + 4 * L;   // 4 per tensor: alignment
+    const frame = (T4, Tk) => frameLayout(config, Vp, 0, T4, Tk, false).top;
+    return { fixed, frame, maxFrame: frame(Math.ceil(C / 4) * 4, C) };
+  }
+
   /** Offsets of one forward's activations (T4 rows, Tk keys), the memory grown to hold them. */
   frame(T4, Tk, withKV) {
-    const { n_embd: d, n_head: H } = this.config, at = {};
-    let top = this.frameAt;
-    const take = (name, n) => { at[name] = top; top += Math.ceil(n / 4) * 4; };
-    take("x", T4 * d); take("ln", T4 * d); take("qkv", T4 * 3 * d); take("heads", T4 * d); take("h", T4 * 4 * d);
-    take("pack", T4 * 4 * d);                       // a product's rows packed for gemm_cols
-    at.ps = Math.ceil(Tk / 4) * 4;
-    take("probs", H * T4 * at.ps);
-    if (!withKV) { take("k", T4 * d); take("v", T4 * d); }
-    at.headRows = Math.min(T4, 32);
-    take("logits", at.headRows * this.Vp);
+    const { at, top } = frameLayout(this.config, this.Vp, this.frameAt, T4, Tk, withKV);
     this.a.reserve(top);
     this.packAt = at.pack;
     return at;
+  }
+
+  /** y[N] += x[K] W[K, N] (float offsets): on the pool's threads where there are. */
+  gemv(xAt, wAt, yAt, K, N) {
+    if (this.pool) this.pool.gemv(4 * xAt, 4 * wAt, 4 * yAt, K, N);
+    else this.a.k.gemv(4 * xAt, 4 * wAt, 4 * yAt, K, N);
   }
 
   /** The same contract as GPT2JS.forward (CONTRACTS §7). */
@@ -265,12 +307,12 @@ class GPT2Wasm {
   /** y (+)= x W + b on rows [0, T): W at `wAt` [nIn, nOut]. One row streams W once (gemv);
    *  more are packed in blocks of 4 and meet each strip of W while it is in cache (gemm_cols). */
   linear(xAt, wAt, b, yAt, T, T4, nIn, nOut, accumulate) {
-    const f = this.a.f, k = this.a.k;
+    const f = this.a.f;
     for (let t = 0; t < T; t++) {
       if (accumulate) for (let c = 0, o = yAt + t * nOut; c < nOut; c++) f[o + c] += b[c];
       else f.set(b, yAt + t * nOut);
     }
-    if (T === 1) k.gemv(4 * xAt, 4 * wAt, 4 * yAt, nIn, nOut);
+    if (T === 1) this.gemv(xAt, wAt, yAt, nIn, nOut);
     else this.gemmRows(xAt, wAt, yAt, T4, nIn, nOut);
   }
 
@@ -280,6 +322,7 @@ class GPT2Wasm {
   gemmRows(aAt, wAt, cAt, M4, K, N) {
     const k = this.a.k;
     k.pack4(4 * aAt, 4 * this.packAt, M4, K);
+    if (this.pool) return this.pool.gemm(4 * this.packAt, 4 * wAt, 4 * cAt, M4, K, N, K_SLICE);
     for (let k0 = 0; k0 < K; k0 += K_SLICE) {
       k.gemm_cols(4 * (this.packAt + 4 * k0), 4 * (wAt + k0 * N), 4 * cAt, M4, Math.min(K_SLICE, K - k0), N, K);
     }
@@ -287,11 +330,11 @@ class GPT2Wasm {
 
   /** rows of LN_f output at `xAt` [rows, d] -> logits [rows, V] (x wteᵀ, the tied head). */
   head(at, xAt, rows) {
-    const { n_embd: d, vocab_size: V } = this.config, Vp = this.Vp, k = this.a.k, y = new Float32Array(rows * V);
+    const { n_embd: d, vocab_size: V } = this.config, Vp = this.Vp, y = new Float32Array(rows * V);
     if (rows === 1) {
       const f = this.a.f;
       f.fill(0, this.rowOut, this.rowOut + Vp);
-      k.gemv(4 * xAt, 4 * this.wteT, 4 * this.rowOut, d, Vp);
+      this.gemv(xAt, this.wteT, this.rowOut, d, Vp);
       y.set(f.subarray(this.rowOut, this.rowOut + V));
       return y;
     }
@@ -309,7 +352,7 @@ class GPT2Wasm {
     const { n_embd: d, vocab_size: V } = this.config, f = this.a.f, Vp = this.Vp;
     f.set(layerNorm(row, this.w.lnf[0], this.w.lnf[1], 1, d).y, this.rowIn);
     f.fill(0, this.rowOut, this.rowOut + Vp);
-    this.a.k.gemv(4 * this.rowIn, 4 * this.wteT, 4 * this.rowOut, d, Vp);
+    this.gemv(this.rowIn, this.wteT, this.rowOut, d, Vp);
     return f.slice(this.rowOut, this.rowOut + V);
   }
 
@@ -345,6 +388,20 @@ class GPT2Wasm {
     this.kvOwner = cache;
     this.kvLength = past + T;
   }
+}
+
+/** GPT2Wasm's frame from float `top` on: {at: offsets by name, top: its end}. */
+function frameLayout({ n_embd: d, n_head: H }, Vp, top, T4, Tk, withKV) {
+  const at = {};
+  const take = (name, n) => { at[name] = top; top += Math.ceil(n / 4) * 4; };
+  take("x", T4 * d); take("ln", T4 * d); take("qkv", T4 * 3 * d); take("heads", T4 * d); take("h", T4 * 4 * d);
+  take("pack", T4 * 4 * d);                         // a product's rows packed for gemm_cols
+  at.ps = Math.ceil(Tk / 4) * 4;
+  take("probs", H * T4 * at.ps);
+  if (!withKV) { take("k", T4 * d); take("v", T4 * d); }
+  at.headRows = Math.min(T4, 32);
+  take("logits", at.headRows * Vp);
+  return { at, top };
 }
 
 /** LayerNorm (eps 1e-5) of rows [0, T) at `xAt` into `yAt`, in memory `f`: cpu.js's arithmetic. */

@@ -8,9 +8,10 @@
 // transposed variants copy one operand into a scratch array first: a transpose
 // costs O(rows·cols), the product O(rows·cols·k). The GPT-2 engine does not copy:
 // wasmArena() gives it an instance of its own whose memory holds its weights for
-// good (gpt2.js). Not handled: threads.
+// good (gpt2.js); sharedArena() the same on a shared memory, for pool.js's threads. The
+// functions here run on one thread.
 
-import { SIMD_WASM } from "./simd.js";
+import { SIMD_WASM, SIMD_WASM_SHARED } from "./simd.js";
 
 let kernelChoice = "wasm";          // "wasm" (when available) or "js"
 let wasm = null;                    // the instance's exports, false if it cannot be had
@@ -52,6 +53,27 @@ export async function wasmArena() {
     return null;
   }
   return new WasmArena(exports);
+}
+
+/**
+ * wasmArena on a shared WebAssembly memory (SharedArrayBuffer) that may grow to `maxFloats`,
+ * for an engine that splits its products across threads (pool.js). arena.module and
+ * arena.memory are what the threads instantiate. Null if shared memory or SIMD is missing;
+ * a RangeError if the browser will not reserve that much.
+ */
+export async function sharedArena(initialFloats, maxFloats) {
+  const page = 65536, pages = (n) => Math.max(1, Math.ceil((4 * n) / page));
+  let module;
+  try {
+    module = await WebAssembly.compile(Uint8Array.from(atob(SIMD_WASM_SHARED), (ch) => ch.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  const memory = new WebAssembly.Memory({ initial: pages(initialFloats), maximum: pages(maxFloats), shared: true });
+  const arena = new WasmArena((await WebAssembly.instantiate(module, { env: { memory } })).exports);
+  arena.module = module;
+  arena.memory = memory;
+  return arena;
 }
 
 class WasmArena {

@@ -1,6 +1,9 @@
 ;; WebAssembly SIMD (f32x4) kernels for the CPU engine: gemm (below); exp for the
 ;; softmax of the loss and the tanh of GELU; causal attention forward and backward;
 ;; then the GPT-2 engine's (gpt2.js): gemv, pack4 + gemm_cols, attention over a KV cache.
+;; tools/build_wasm.mjs also builds a second module from this text whose memory is imported
+;; and shared (SIMD_WASM_SHARED), for the threads of pool.js: the line (memory ...) below
+;; is the one it rewrites.
 ;;
 ;; gemm: C += A @ B on 4×8 blocks.
 ;;
@@ -391,11 +394,17 @@
   ;; multiple of 4). Eight rows of W per sweep over y (so y is read and written once per eight
   ;; rows, and W streams in address order); the K % 8 last rows one at a time.
   (func (export "gemv") (param $x i32) (param $w i32) (param $y i32) (param $K i32) (param $N i32)
-    (local $k i32) (local $K8 i32) (local $sb i32) (local $j i32) (local $p0 i32) (local $acc v128)
+    (call $gemv_part (local.get $x) (local.get $w) (local.get $y) (local.get $K) (local.get $N) (local.get $N)))
+
+  ;; gemv on n of W's columns (n a multiple of 4; $w and $y at the first of them): W's rows are
+  ;; N floats apart. A thread of the pool (pool.js) takes a band of columns.
+  (func $gemv_part (export "gemv_part") (param $x i32) (param $w i32) (param $y i32) (param $K i32) (param $n i32) (param $N i32)
+    (local $k i32) (local $K8 i32) (local $sb i32) (local $j i32) (local $p0 i32) (local $acc v128) (local $nb i32)
     (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128)
     (local.set $sb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (local.set $K8 (i32.and (local.get $K) (i32.const -8)))
     (local.set $k (i32.const 0))
     (block $k_done
@@ -421,7 +430,7 @@
         (local.set $j (i32.const 0))
         (block $j_done
           (loop $js
-            (br_if $j_done (i32.ge_u (local.get $j) (local.get $sb)))
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $nb)))
             (local.set $acc (f32x4.add (v128.load (i32.add (local.get $y) (local.get $j)))
                                        (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $p0) (local.get $j))))))
             (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x1)
@@ -451,7 +460,7 @@
         (local.set $j (i32.const 0))
         (block $j_done
           (loop $js
-            (br_if $j_done (i32.ge_u (local.get $j) (local.get $sb)))
+            (br_if $j_done (i32.ge_u (local.get $j) (local.get $nb)))
             (v128.store (i32.add (local.get $y) (local.get $j))
               (f32x4.add (v128.load (i32.add (local.get $y) (local.get $j)))
                          (f32x4.mul (local.get $x0) (v128.load (i32.add (local.get $p0) (local.get $j))))))
@@ -467,6 +476,13 @@
   ;; every block of rows (the prompt pass).
   (func (export "gemm_cols") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
     (param $Kp i32)
+    (call $gemm_cols_part (local.get $a) (local.get $b) (local.get $c) (local.get $M) (local.get $K) (local.get $N)
+      (local.get $Kp) (local.get $N)))
+
+  ;; gemm_cols on n of the columns (n a multiple of 8; $b and $c at the first of them): rows of B
+  ;; and C are N floats apart. A thread of the pool (pool.js) takes a band of columns.
+  (func $gemm_cols_part (export "gemm_cols_part") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32)
+    (param $n i32) (param $Kp i32) (param $N i32)
     (local $i i32) (local $j i32) (local $sb i32) (local $ka i32) (local $kl i32)
     (local $ap i32) (local $bp i32) (local $cp i32) (local $end i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
@@ -478,7 +494,7 @@
     (local.set $j (i32.const 0))
     (block $cols_done
       (loop $cols
-        (br_if $cols_done (i32.ge_u (local.get $j) (local.get $N)))
+        (br_if $cols_done (i32.ge_u (local.get $j) (local.get $n)))
         (local.set $i (i32.const 0))
         (block $rows_done
           (loop $rows

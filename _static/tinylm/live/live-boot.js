@@ -10,5 +10,8 @@ window.addEventListener("DOMContentLoaded", () => {
     return;
   }
   const workerSource = window.llmbookLiveSource && `${window.llmbookLiveSource()}self.llmbookLive["live-worker"].serve(self);\n`;
-  window.llmbookLivePage = window.llmbookLive.live.mountLive(root, window.LLMBOOK_LIVE, make.gpt2(tables.gpt2), { workerSource });
+  const mount = () => { window.llmbookLivePage = window.llmbookLive.live.mountLive(root, window.LLMBOOK_LIVE, make.gpt2(tables.gpt2), { workerSource }); };
+  // Threads need a cross-origin isolated page: the service worker makes it one (reloading once), else one thread.
+  window.llmbookLive.isolation.isolate(window.LLMBOOK_LIVE.isolation_sw)
+    .then((r) => { window.llmbookLiveIsolation = r; if (!r.reloading) mount(); }, mount);
 });

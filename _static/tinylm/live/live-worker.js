@@ -8,7 +8,8 @@
 //
 // Calls run one at a time, in the order they came. Ops:
 //   load {source: ArrayBuffer | Blob | [Uint8Array chunks], backend, saveAs?: {cache, url}}
-//                                 -> {config, backend, fallback, saved (in Cache Storage as saveAs.url)}
+//                                 -> {config, backend, fallback, threads (the CPU engine's, pool.js), threadsWhy
+//                                     (why one), saved (in Cache Storage as saveAs.url)}
 //   engine {backend}              the same weights on another backend -> as load
 //   prompt {ids, attention, settings}
 //                                 a new KV cache and the prompt's pass through it (kept here) -> {T, past,
@@ -36,7 +37,7 @@ export function createHost() {
     s.model = s.cache = s.last = null;
     const m = await createGPT2(s.tensors, { backend });
     s.model = m;
-    return { config: m.config, backend: m.backend, fallback: m.fallback || null };
+    return { config: m.config, backend: m.backend, fallback: m.fallback || null, threads: m.threads || 1, threadsWhy: m.threadsWhy || null };
   }
 
   const model = () => {

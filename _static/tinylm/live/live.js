@@ -73,7 +73,7 @@ export function mountLive(root, data, tokenizer, { workerSource } = {}) {
   function loaded(info, source) {
     state.model = info;
     state.source = source;
-    const c = info.config, engine = info.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
+    const c = info.config, engine = info.backend === "webgpu" ? "WebGPU" : `CPU (WebAssembly), ${threadsLabel(info)}`;
     ui.status.textContent = `Loaded from ${source}: ${c.n_layer} layers × ${c.n_head} heads, d ${c.n_embd}, vocabulary ${c.vocab_size.toLocaleString("en")}, context ${c.n_positions.toLocaleString("en")}.`;
     ui.engineBadge.textContent = `engine: ${engine}`;
     if (info.fallback) say(`WebGPU could not run this model (${info.fallback}), so the CPU engine runs it.`);
@@ -381,6 +381,11 @@ function startWorker(source, timeout) {
       pending.clear();
     });
   });
+}
+
+/** The CPU engine's threads for the engine line: "2 threads", or "1 thread (why)". */
+export function threadsLabel({ threads = 1, threadsWhy = null }) {
+  return threads > 1 ? `${threads} threads` : `1 thread${threadsWhy ? ` (${threadsWhy})` : ""}`;
 }
 
 function loadScript(src, global) {
