@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure capture, BPE, training and book-build speed against baselines")
     bench.add_argument("--json", help="also write the results to this JSON file")
     bench.add_argument("--quick", action="store_true", help="distilgpt2 only, fewer repeats")
-    bench.add_argument("--only", choices=["capture", "bpe", "tiny", "live", "load", "book", "hosted"], help="run one group")
+    bench.add_argument("--only", choices=["capture", "bpe", "tiny", "live", "llama", "load", "book", "hosted"], help="run one group")
     bench.set_defaults(func=_bench)
     return p
 

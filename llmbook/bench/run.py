@@ -11,7 +11,8 @@
 - the book build: cold, warm, one chapter touched, peak memory, site size
   (:mod:`.book`, minutes: left out of ``--quick``);
 - loading TinyLlama's bfloat16 checkpoint into float32, streamed, mapped and ``from_pretrained``
-  (:mod:`.load`); ``--only hosted``: the book as Read the Docs builds it (:mod:`.hosted`).
+  (:mod:`.load`); ``--only hosted``: the book as Read the Docs builds it (:mod:`.hosted`);
+  ``--only llama``: the live TinyLlama page's CPU engine against PyTorch (:mod:`.llama`).
 
 - the widget's training step on the same model and batch: its plain-JS engine under
   Node and its WebGPU engine in headless Chromium (:mod:`llmbook.bench_widget`),
@@ -180,6 +181,10 @@ def run(quick: bool = False, only: str | None = None) -> dict:
         from .live import live_engines
 
         results["live"] = live_engines()
+    if only == "llama":                                   # minutes and 5 GB: only when asked for
+        from .llama import llama_engines
+
+        results["llama"] = llama_engines()
     if only == "load" or (only is None and not quick):
         from .load import load_peaks
 
@@ -230,6 +235,10 @@ def _print(r: dict) -> None:
         from .live import print_live
 
         print_live(r["live"])
+    if "llama" in r:
+        from .llama import print_llama
+
+        print_llama(r["llama"])
     if "load" in r:
         from .load import print_load
 

@@ -1,10 +1,30 @@
 // One Llama parity case, the same under Node and (later) in the browser: each prompt's ids run
 // through a full forward (every intermediate kept) and, chunk by chunk, through the KV cache.
 // Float32Arrays go back as base64 of their bytes. Compared in tests/widget/test_llama.py.
-import { createLlama, parseSafetensors } from "../../_static/tinylm/engines/llama.js";
+import { createLlama, llamaLoader, parseSafetensors } from "../../_static/tinylm/engines/llama.js";
 
-export async function runLlamaCase(bytes, c, backend = "cpu") {
-  const m = await createLlama(parseSafetensors(bytes, { bf16: "view" }), { backend, config: c.config });
+/** The case on the file's bytes (an ArrayBuffer): parseSafetensors, then createLlama. */
+export async function runLlamaCase(bytes, c, backend = "cpu", kernel = "wasm") {
+  return runLlamaCaseOn(await createLlama(parseSafetensors(bytes, { bf16: "view" }), { backend, config: c.config, kernel }), c);
+}
+
+/**
+ * Node: a file pushed through the streamed loader in pieces of `chunk` bytes (the first ones cut
+ * inside the header, as a network would), so the weights are never held twice. -> the model.
+ */
+export async function loadStreamed(path, config = null, chunk = 2 ** 24) {
+  const fs = await import("node:fs");
+  const loader = await llamaLoader({ config }), fd = fs.openSync(path, "r"), buf = Buffer.alloc(chunk);
+  try {
+    for (const n of [3, 5, 1000]) loader.push(Uint8Array.from(buf.subarray(0, fs.readSync(fd, buf, 0, n, loader.received))));
+    for (let n; (n = fs.readSync(fd, buf, 0, chunk, loader.received)) > 0; ) loader.push(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return loader.finish();
+}
+
+export async function runLlamaCaseOn(m, c) {
   const V = m.config.vocab_size, prompts = [];
   for (const ids of c.prompts) {
     const T = ids.length, t0 = performance.now();
@@ -21,13 +41,15 @@ export async function runLlamaCase(bytes, c, backend = "cpu") {
       for (let t = 0; t < T; t += chunk) last = await m.forward(ids.slice(t, t + chunk), { cache: again, logits: "last", residual: false });
       cached[chunk] = { logits: b64(rows), last: b64(last.logits), cache_length: cache.length, cache_bytes: cache.bytes };
     }
+    const lensRow = full.residual[1].subarray(0, m.config.hidden_size), lens = m.lens(lensRow);
     prompts.push({
       T, ms, logits: b64(full.logits), residual: b64(concat(full.residual)), norm: b64(full.norm),
-      attention: b64(concat(full.attention)), q: b64(full.rope.q), k: b64(full.rope.k), cached,
+      attention: b64(concat(full.attention)), q: b64(full.rope.q), k: b64(full.rope.k), cached, lens: b64(lens),
       mlp_ok: full.mlp.act.every((a, i) => Math.abs(a - full.mlp.gate[i] / (1 + Math.exp(-full.mlp.gate[i])) * full.mlp.up[i]) < 1e-5),
     });
   }
-  return { backend: m.backend, fallback: m.fallback || null, config: m.config, dtype: m.dtype, weight_bytes: m.weightBytes, prompts };
+  return { backend: m.backend, kernel: m.kernel, kernel_fallback: m.kernelFallback || null, fallback: m.fallback || null,
+    config: m.config, dtype: m.dtype, weight_bytes: m.weightBytes, prompts };
 }
 
 function concat(arrays) {

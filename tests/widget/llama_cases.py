@@ -54,7 +54,8 @@ def load_reference_model(path: Path):
 
 def reference(model, prompts: list[list[int]], rope_layer: int = 1) -> list[dict]:
     """Per prompt: all logits [T, V], residual rows entering each layer and leaving the last [L+1, T, d],
-    the final norm [T, d], attention [L, H, T, T], and one layer's q, k after RoPE ([T, H·hd], [T, KV·hd])."""
+    the final norm [T, d], attention [L, H, T, T], one layer's q, k after RoPE ([T, H·hd], [T, KV·hd]),
+    and the logit lens of the residual entering layer 1, row 0 [V]."""
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     layers, out = model.model.layers, []
@@ -74,7 +75,8 @@ def reference(model, prompts: list[list[int]], rope_layer: int = 1) -> list[dict
             k = attn.k_proj(h).view(1, T, -1, hd).transpose(1, 2)
             cos, sin = model.model.rotary_emb(h, torch.arange(T)[None])
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
-            out.append({"logits": r.logits[0].numpy(), "residual": torch.stack(residual).numpy(),
+            lens = model.lm_head(model.model.norm(r.hidden_states[1][0, :1]))[0]      # the logit lens on layer 1's input, row 0
+            out.append({"logits": r.logits[0].numpy(), "residual": torch.stack(residual).numpy(), "lens": lens.numpy(),
                         "norm": r.hidden_states[-1][0].numpy(), "attention": torch.cat(r.attentions).numpy(),
                         "q": q[0].transpose(0, 1).reshape(T, -1).numpy(), "k": k[0].transpose(0, 1).reshape(T, -1).numpy()})
     return out
@@ -94,7 +96,7 @@ def f32(b64: str, shape=None) -> np.ndarray:
 
 def max_deltas(got: dict, ref: list[dict]) -> dict[str, float]:
     """Worst |Δ| over all prompts, per quantity: full-pass logits, each chunking's KV-cached logits,
-    residual, final norm, attention, RoPE'd q and k."""
+    residual, final norm, attention, RoPE'd q and k, the logit lens."""
     assert "error" not in got, got.get("error")
     worst: dict[str, float] = {}
 
@@ -114,4 +116,6 @@ def max_deltas(got: dict, ref: list[dict]) -> dict[str, float]:
         note("attention", f32(g["attention"], r["attention"].shape), r["attention"])
         note("q after RoPE", f32(g["q"], r["q"].shape), r["q"])
         note("k after RoPE", f32(g["k"], r["k"].shape), r["k"])
+        if "lens" in g:
+            note("logit lens", f32(g["lens"]), r["lens"])
     return worst

@@ -28,8 +28,11 @@ export function parseSafetensors(buffer, { bf16 = "widen" } = {}) {
   return out;
 }
 
-/** {length, entries, metadata}: the JSON header, checked entry by entry. */
-export function readHeader(buffer) {
+/**
+ * {length, entries, metadata}: the JSON header, checked entry by entry. fileBytes: the whole file's
+ * size when `buffer` holds only its start (Infinity: unknown yet, a stream; llama-wasm.js's loader).
+ */
+export function readHeader(buffer, { fileBytes = buffer.byteLength } = {}) {
   if (buffer.byteLength < 8) throw new SafetensorsError(`${buffer.byteLength} bytes: too short to be a safetensors file`);
   const n = Number(new DataView(buffer).getBigUint64(0, true));
   if (n > MAX_HEADER || 8 + n > buffer.byteLength) {
@@ -43,7 +46,7 @@ export function readHeader(buffer) {
   }
   if (!json || typeof json !== "object" || Array.isArray(json)) throw new SafetensorsError("the header is not a JSON object");
   const { __metadata__: metadata = {}, ...entries } = json;
-  const dataBytes = buffer.byteLength - 8 - n;
+  const dataBytes = fileBytes - 8 - n;
   for (const [name, info] of Object.entries(entries)) checkEntry(name, info, dataBytes);
   return { length: n, entries, metadata };
 }
