@@ -17,10 +17,12 @@ builder-inited         drop execution caches of older packages     execution.pru
 builder-inited         free the gallery's models before chapters   memory.release_models
 env-before-read-docs   the tiny model's files, for pages using it  widget.publish_tiny_files
 env-before-read-docs   the live page's scripts and parity data     live.publish_live_files
+env-before-read-docs   the live TinyLlama page's, likewise         llama_live.publish_llama_files
 source-read            no CDN on sphinx-gallery's timing page      assets.offline_execution_times
 html-page-context      scripts only on the pages that use them     assets.add_page_scripts
 html-page-context      ``layout: wide`` pages take the full width   layout.wide_pages
 build-finished         remember which package the gallery ran on   execution.stamp_gallery
+build-finished         the live pages' isolation service worker    live.publish_isolation_worker
 =====================  ==========================================  ===================
 
 Not handled: parallel builds (``-j``) of the widget files; other builders than HTML
@@ -30,7 +32,7 @@ Not handled: parallel builds (``-j``) of the widget files; other builders than H
 from __future__ import annotations
 
 from .._version import __version__
-from . import assets, execution, layout, live, memory, preflight, quick, widget
+from . import assets, execution, layout, live, llama_live, memory, preflight, quick, widget
 from .settings import DEFAULTS
 
 
@@ -46,8 +48,10 @@ def setup(app):
     app.connect("builder-inited", memory.release_models, priority=900)        # after sphinx-gallery (500)
     app.connect("env-before-read-docs", widget.publish_tiny_files)
     app.connect("env-before-read-docs", live.publish_live_files)
+    app.connect("env-before-read-docs", llama_live.publish_llama_files)
     app.connect("source-read", assets.offline_execution_times)
     app.connect("html-page-context", assets.add_page_scripts)
     app.connect("html-page-context", layout.wide_pages)
     app.connect("build-finished", execution.stamp_gallery)
+    app.connect("build-finished", live.publish_isolation_worker)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

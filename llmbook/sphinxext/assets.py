@@ -4,7 +4,7 @@
   static folder (no CDN, no require.js) and added to pages that draw a figure;
 - the slideshow, explorer, widget and live-page scripts go only to pages whose HTML has
   their markers (``llmbook-slideshow``, ``llmbook-explorer``, ``id="tinylm-widget"``,
-  ``id="llmbook-live"``);
+  ``id="llmbook-live"``, ``id="llmbook-llama"``);
 - sphinx-gallery's timing page loads jQuery and DataTables from CDNs: its table is kept,
   the scripts are dropped.
 
@@ -27,6 +27,8 @@ PAGE_SCRIPTS = (
     (('id="tinylm-widget"',), ("tinylm/widget-data.js", "tinylm/widget.js", "tinylm/widget/widget-boot.js"), 600),
     (('id="llmbook-live"',), ("tinylm/gpt2-tables.js", "tinylm/tokenizers/tokenizers.js", "tinylm/live-data.js", "tinylm/live.js",
                               "tinylm/live/live-boot.js"), 600),
+    (('id="llmbook-llama"',), ("tinylm/llama-tables.js", "tinylm/tokenizers/tokenizers.js", "tinylm/llama-data.js",
+                               "tinylm/llama-live.js", "tinylm/live/llama-boot.js"), 600),
 )
 _CDN_TABLE_SCRIPTS = re.compile(r"\n  \.\. raw:: html\n.*?\n(  \.\. list-table::)", re.S)
 

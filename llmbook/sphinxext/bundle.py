@@ -28,7 +28,7 @@ MODULES = tuple("engines/" + m for m in ("layout", "rng", "simd", "linalg", "cpu
                                         "model")) + ("tokenizers/bpe", "common/dom", "widget/canvas",
                                                      "widget/ui-generate", "widget/ui")
 
-_IMPORT = re.compile(r'^import \{([^}]*)\} from "((?:\./|\.\./[\w-]+/)([\w-]+))\.js";\n', re.M)
+_IMPORT = re.compile(r'^import \{([^}]*)\} from "((?:\./|\.\./[\w-]+/)([\w-]+))\.js";[ \t]*(?://[^\n]*)?\n', re.M)   # a // comment may follow
 _REEXPORT = re.compile(r'^export \{([^}]*)\} from "((?:\./|\.\./[\w-]+/)([\w-]+))\.js";\n', re.M)
 _EXPORT = re.compile(r"^export (?:async )?(?:function\*? |class |const |let )(\w+)", re.M)
 

@@ -16,6 +16,9 @@ DEFAULTS = {
     "live_page": "try/live",                 # the live-prompt page (its scripts and parity reference)
     "live_weights_url":                      # where that page downloads distilgpt2 (?weights= overrides)
         "https://huggingface.co/distilbert/distilgpt2/resolve/main/model.safetensors",
+    "llama_page": "try/llama",               # the live TinyLlama page (its scripts and parity reference)
+    "llama_weights_url":                     # where that page downloads TinyLlama (?weights= overrides)
+        "https://huggingface.co/TinyLlama/TinyLlama-1.1B-Chat-v1.0/resolve/main/model.safetensors",
 }
 
 

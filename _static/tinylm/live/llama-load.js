@@ -1,0 +1,139 @@
+// The live TinyLlama page's weights, from a URL (kept in Cache Storage) or a picked file, read
+// once into the engine: the one place the page's bytes meet llama.js. It runs in the engine's
+// worker (llama-worker.js), so the 2.2 GB never cross to the page.
+//
+//   const { model, saved, from, streamed } = await loadWeights({ url } | { file }, { backend, config, cacheName, onProgress })
+//   await savedCopy(url, cacheName)          // is a copy kept in this browser? (no bytes read)
+//
+// Where WebAssembly SIMD runs, the file streams straight into the engine's memory as it arrives
+// (llama.js llamaLoader: never two copies); elsewhere it is read into one buffer of the file's
+// size and the JavaScript engine reads the tensors in place (createLlama, kernel "js"). A download
+// is saved to Cache Storage as it streams (a tee to disk), and only when it completes. Every
+// failure is an Error whose message names it: unreachable, HTTP status, cut short, not a Llama
+// checkpoint (from llama.js, as soon as the header is in), too little memory.
+// Not handled: resuming a cut download (it starts again), sharded checkpoints, a server that
+// sends no Content-Length on the whole-file path (the chunks are joined: two copies for a moment).
+
+import { createLlama, llamaLoader, parseSafetensors } from "../engines/llama.js";
+import { bytes } from "./live-math.js";
+
+/** The weights through the engine -> {model, saved (kept in Cache Storage), from: "cache" | "network" | "file", streamed}. */
+export async function loadWeights(source, { backend = "cpu", config = null, cacheName = null, onProgress = () => {} } = {}) {
+  const input = await openInput(source, cacheName);
+  try {
+    const sink = await makeSink(config, input.total);
+    await pump(input, sink, onProgress);
+    const model = await sink.finish(backend);
+    const saved = input.saving ? await input.saving : false;
+    return { model, saved, from: input.from, streamed: sink.streamed, kernelNote: sink.note };
+  } catch (err) {
+    input.abort();
+    if (input.saving) await input.saving.then((ok) => ok && forget(source.url, cacheName));
+    throw named(err);
+  }
+}
+
+/** Whether this browser keeps a copy of url (a Cache Storage entry), without reading it. */
+export async function savedCopy(url, cacheName) {
+  try {
+    return Boolean(globalThis.caches && (await (await caches.open(cacheName)).match(url)));
+  } catch {
+    return false;                                  // storage blocked (file://, private mode)
+  }
+}
+
+async function forget(url, cacheName) {
+  try { await (await caches.open(cacheName)).delete(url); } catch { /* nothing kept */ }
+}
+
+/** {stream, total, from, saving: Promise<bool> | null, abort()} for a file or a URL. */
+async function openInput(source, cacheName) {
+  if (source.file) return { stream: source.file.stream(), total: source.file.size, from: "file", saving: null, abort() {} };
+  const { url } = source;
+  let cached = null;
+  try {
+    cached = globalThis.caches && cacheName ? await (await caches.open(cacheName)).match(url) : null;
+  } catch { /* storage blocked: download */ }
+  if (cached) return { stream: cached.body, total: Number(cached.headers.get("Content-Length")) || 0, from: "cache", saving: null, abort() {} };
+  const control = new AbortController();
+  let res;
+  try {
+    res = await fetch(url, { signal: control.signal });
+  } catch (err) {
+    throw new Error(`could not reach ${url} (${err.message}). Offline? Pick a model.safetensors from your disk instead, or give ?weights=URL of a mirror.`);
+  }
+  if (!res.ok) throw new Error(`${url} answered HTTP ${res.status} ${res.statusText}.`);
+  const total = Number(res.headers.get("Content-Length")) || 0;
+  let stream = res.body, saving = null;
+  if (cacheName && globalThis.caches) {
+    const [mine, disk] = stream.tee();               // one branch to the engine, one to disk: no copy kept in memory
+    stream = mine;
+    const headers = { "Content-Type": "application/octet-stream", ...(total ? { "Content-Length": String(total) } : {}) };
+    saving = caches.open(cacheName).then((c) => c.put(url, new Response(disk, { headers }))).then(() => true, () => false);
+  }
+  return { stream, total, from: "network", saving, abort: () => control.abort() };
+}
+
+/** Where the bytes go: the streamed loader, or one buffer of the file's size. {push, finish(backend), streamed, note} */
+async function makeSink(config, total) {
+  let why;
+  try {
+    const loader = await llamaLoader({ config });
+    return { streamed: true, note: null, push: (chunk) => loader.push(chunk), finish: (backend) => loader.finish({ backend }) };
+  } catch (err) {
+    why = err.message;
+  }
+  let buffer = total ? new Uint8Array(total) : null, at = 0;
+  const chunks = [];
+  return {
+    streamed: false, note: why,
+    push(chunk) {
+      if (!buffer) { chunks.push(chunk); at += chunk.length; return; }
+      if (at + chunk.length > buffer.length) throw new Error(`the file is longer than the ${bytes(buffer.length)} the server announced`);
+      buffer.set(chunk, at);
+      at += chunk.length;
+    },
+    async finish(backend) {
+      if (!buffer) { buffer = new Uint8Array(at); let o = 0; for (const c of chunks.splice(0)) { buffer.set(c, o); o += c.length; } }
+      const whole = at === buffer.length ? buffer.buffer : buffer.buffer.slice(0, at);
+      buffer = null;
+      return createLlama(parseSafetensors(whole, { bf16: "view" }), { backend, config, kernel: "js" });
+    },
+  };
+}
+
+/** Every chunk into the sink, with progress {got, total, rate, left} at most every 100 ms and at the end. */
+async function pump(input, sink, onProgress) {
+  const reader = input.stream.getReader(), t0 = Date.now(), total = input.total;
+  let got = 0, shown = 0;
+  const report = (force) => {
+    const now = Date.now();
+    if (!force && now - shown < 100) return;
+    shown = now;
+    const rate = got / Math.max((now - t0) / 1000, 1e-3);
+    onProgress({ got, total, rate, left: total && rate ? Math.max(0, (total - got) / rate) : null, from: input.from });
+  };
+  for (;;) {
+    let part;
+    try {
+      part = await reader.read();
+    } catch (err) {
+      throw new Error(`the download stopped after ${bytes(got)}${total ? ` of ${bytes(total)}` : ""} (${err.message}). Try again.`);
+    }
+    if (part.done) break;
+    sink.push(part.value);
+    got += part.value.length;
+    report(false);
+  }
+  report(true);
+  if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
+}
+
+/** Memory failures said as such; every other error as it came. */
+function named(err) {
+  if (err instanceof RangeError || /Array buffer allocation failed|out of memory/i.test(err && err.message)) {
+    return new Error(`this browser could not set aside the memory the weights need (${err.message}): ` +
+      "the device or the browser has too little free memory for TinyLlama. Close other tabs, or use a device with more memory.");
+  }
+  return err;
+}
