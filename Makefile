@@ -12,19 +12,29 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 WABT_VERSION ?= 1.0.39
 WABT := $(VENV)/npm-tools/node_modules/wabt/package.json
 
-.PHONY: book test test-shipped chromium axe wabt wasm clean
+.PHONY: book test test-shipped test-hosted test-shipped-rest chromium axe wabt wasm clean
 
 book: $(VENV)/.docs-installed
 	$(BIN)/sphinx-build $(SPHINXOPTS) -b html book $(OUT)
 
+# Two pytest-xdist workers (TEST_WORKERS=0: one process), a module's tests on one worker, modules
+# in the order tests/conftest.py gives (the one visit of every page first, slow modules next).
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(VENV)/.test-installed chromium axe wabt
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # The book and the package as they ship: the whole book as Read the Docs builds it (real-weights
-# paths from a fake hub, 7 GB cap) and the wheel in a fresh venv. Minutes, so not in `make test`;
-# .ci/run runs it.
+# paths from a fake hub, 7 GB cap), the wheel in a fresh venv, full-size engine checks. Minutes,
+# so not in `make test`; .ci/run runs the hosted build beside `make book` (test-hosted) and the
+# rest after `make test` (test-shipped-rest): the two together are `make test-shipped`.
 test-shipped: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -m shipped
+	$(BIN)/python -m pytest $(XDIST) -m shipped
+test-hosted: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m "shipped and hosted"
+test-shipped-rest: $(VENV)/.test-installed
+	$(BIN)/python -m pytest $(XDIST) -m "shipped and not hosted"
 
 $(VENV)/.torch-installed:
 	$(PYTHON) -m venv $(VENV)

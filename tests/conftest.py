@@ -6,13 +6,26 @@ transformers classes; full-size models are only in tests marked ``slow``.
 Each test gets a private trace cache, but Part II's trained artifacts are shared by
 the whole session (:func:`tiny_artifacts`): they come from the book build's cache
 when the suite runs after ``make book`` (as in CI), else they are trained once.
+
+``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadfile``: a
+module's tests stay on one worker, so its module fixtures are built once). Each worker is its
+own process with its own session fixtures, so here (for tests not yet written too): the site
+build and the tiny training take a file lock (the second worker finds them done); files a
+session fixture writes go to :func:`run_folder`, shared by the workers, under a lock (the visit
+of every page, :data:`MADE_ONCE`, is made once and read by the other worker); modules are
+handed out in the order :func:`pytest_collection_modifyitems` gives; torch keeps to one thread
+per worker; and what tests put in :data:`SUMMARY` comes back from the workers. Not handled: a
+new expensive session fixture runs once per worker until it shares its output the same way.
+(``--dist loadgroup`` would group by marker, but xdist 3.8 cannot rename pytest 9's node ids.)
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +42,45 @@ SMALL = {
 }
 PROMPTS = {"distilgpt2": "January, February, March,", "tinyllama": "Name three primary colors."}
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")      # "gw0", "gw1" under xdist, else None
+if WORKER:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")    # two workers share two cores: one torch thread each
+# session fixtures made once per run and shared through run_folder(): their modules are ordered
+MADE_ONCE = ("visits",)
+
+
+@contextmanager
+def exclusive(lock: Path):
+    """Hold an exclusive lock on the file ``lock`` (created if missing): one worker at a time."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_folder(tmp_path_factory) -> Path:
+    """A folder for this run's files shared by every worker (xdist) or the one process."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if WORKER else base
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under xdist (``--dist loadfile``, modules handed out in this order): first one module that
+    uses a :data:`MADE_ONCE` fixture (its worker computes it while the other works), then the
+    modules with a ``slow`` test, then the rest, and last the other modules that use a
+    :data:`MADE_ONCE` fixture (by then they read the record the first one left)."""
+    if not WORKER:
+        return
+    module = lambda item: item.nodeid.split("::")[0]        # noqa: E731
+    shared = [module(i) for i in items if set(MADE_ONCE) & set(getattr(i, "fixturenames", ()))]
+    slow = {module(i) for i in items if i.get_closest_marker("slow")}
+    rank = lambda i: (0 if module(i) == shared[0] else 3 if module(i) in shared   # noqa: E731
+                      else 1 if module(i) in slow else 2) if shared else (module(i) not in slow)
+    items.sort(key=rank)                                    # stable: file order within a rank
+
 
 BUILD_CACHE = os.environ.get("LLMBOOK_CACHE")   # the book build's cache, read before any test replaces it
 
@@ -36,6 +88,7 @@ BUILD_CACHE = os.environ.get("LLMBOOK_CACHE")   # the book build's cache, read b
 @pytest.fixture(scope="session")
 def tiny_artifacts() -> Path:
     """The folder of Part II's artifacts (BPE, trained checkpoint), built at most once per session."""
+    from llmbook.lm.cache import cache_root
     from llmbook.tiny.artifacts import book_artifacts
 
     with pytest.MonkeyPatch.context() as mp:
@@ -43,7 +96,8 @@ def tiny_artifacts() -> Path:
             mp.setenv("LLMBOOK_CACHE", BUILD_CACHE)
         else:
             mp.delenv("LLMBOOK_CACHE", raising=False)
-        return book_artifacts()
+        with exclusive(cache_root() / "tiny" / ".pytest.lock"):       # xdist: one worker trains
+            return book_artifacts()
 
 
 @pytest.fixture(scope="session")
@@ -63,24 +117,58 @@ def fake_hub():
 
 
 @pytest.fixture(scope="session")
+def tinyllama_file(tmp_path_factory) -> Path:
+    """The full-size TinyLlama stand-in as the hub serves it (bfloat16 model.safetensors, 2.2 GB,
+    ``write_checkpoint("tinyllama", ..., seed=0)``), written once per run and shared by the
+    workers. Read-only: a test that wants a config.json beside it links the file into its own
+    folder (``(tmp_path / "model.safetensors").symlink_to(tinyllama_file)``)."""
+    from llmbook.testing.hub import write_checkpoint
+
+    folder = run_folder(tmp_path_factory) / "tinyllama-full"
+    with exclusive(folder.with_name("tinyllama-full.lock")):
+        if not (folder / "model.safetensors").is_file():
+            folder.mkdir(exist_ok=True)
+            write_checkpoint("tinyllama", folder / "model.safetensors.part", seed=0).rename(
+                folder / "model.safetensors")
+    return folder / "model.safetensors"
+
+
+@pytest.fixture(scope="session")
 def site() -> Path:
     """The built book: ``LLMBOOK_SITE`` if set, else an incremental build of ``book/``.
 
     The incremental build re-executes nothing when nothing changed, so running it
-    here costs seconds after the README's build command.
+    here costs seconds after the README's build command. Under xdist the first worker
+    builds (holding a lock) and the other finds this run's stamp and reuses the site.
     """
     if os.environ.get("LLMBOOK_SITE"):
         return Path(os.environ["LLMBOOK_SITE"])
     out = ROOT / "book" / "_build" / "html"
-    cmd = [sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-q", "-b", "html",
-           str(ROOT / "book"), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+    stamp = ROOT / "book" / "_build" / ".pytest-site-run"
+    with exclusive(ROOT / "book" / "_build" / ".pytest-site.lock"):
+        if run and stamp.is_file() and stamp.read_text() == run:
+            return out
+        cmd = [sys.executable, "-m", "sphinx", "-nW", "--keep-going", "-q", "-b", "html",
+               str(ROOT / "book"), str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 0, f"book build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        stamp.write_text(run)
     return out
 
 
 
 SUMMARY: list[str] = []         # lines tests want in the terminal summary (measured numbers)
+
+
+def pytest_sessionfinish(session):
+    if WORKER:                                   # the controller prints it (pytest_testnodedown)
+        session.config.workeroutput["llmbook_summary"] = list(SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    SUMMARY.extend(getattr(node, "workeroutput", {}).get("llmbook_summary", []))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -32,18 +32,38 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def visits(site, base_url, chromium):
-    """Every page visited once: console, requests, figures, axe light and dark (tests/browser/visits.py)."""
+def visits(site, base_url, chromium, tmp_path_factory):
+    """Every page visited once: console, requests, figures, axe light and dark (tests/browser/visits.py).
+    Once per run: under xdist the first worker visits (holding a lock), the other reads its record
+    (JSON, never pickle; each page's log comes back as a PageLog)."""
+    import dataclasses
+    import json
+
+    from tests.browser.harness import PageLog
     from tests.browser.test_a11y import axe_source
     from tests.browser.visits import visit_every_page
+    from tests.conftest import exclusive, run_folder
 
-    return visit_every_page(site, base_url, chromium, axe_source())
+    record = run_folder(tmp_path_factory) / "visits.json"
+    with exclusive(record.with_suffix(".lock")):
+        if not record.is_file():           # both workers then read the same record back
+            out = visit_every_page(site, base_url, chromium, axe_source())
+            record.write_text(json.dumps({rel: {**v, "log": dataclasses.asdict(v["log"])} for rel, v in out.items()}))
+    out = json.loads(record.read_text())
+    return {rel: {**v, "log": PageLog(**v["log"])} for rel, v in out.items()}
 
 
 @pytest.fixture(scope="session")
 def distilgpt2_file(tmp_path_factory):
-    """The book's stand-in distilgpt2 as the hub serves it: float32 model.safetensors, 353 MB."""
+    """The book's stand-in distilgpt2 as the hub serves it: float32 model.safetensors, 353 MB.
+    Written once per run: under xdist into the run's folder shared by the workers, under a lock."""
     from llmbook.testing.hub import write_checkpoint
+    from tests.conftest import exclusive, run_folder
 
-    folder = tmp_path_factory.mktemp("distilgpt2")
-    return write_checkpoint("distilgpt2", folder / "model.safetensors", seed=0)
+    folder = run_folder(tmp_path_factory) / "distilgpt2"
+    with exclusive(folder.with_name("distilgpt2.lock")):
+        if not (folder / "model.safetensors").is_file():
+            folder.mkdir(exist_ok=True)
+            write_checkpoint("distilgpt2", folder / "model.safetensors.part", seed=0).rename(
+                folder / "model.safetensors")
+    return folder / "model.safetensors"

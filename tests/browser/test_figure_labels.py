@@ -109,12 +109,13 @@ def _has_figure(site, rel: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def figure_audits(request, site, base_url, chromium) -> dict:
-    """{page: audit} for every built page with a plotly figure."""
-    from tests.browser import visits
+def figure_audits(visits, site, base_url, chromium) -> dict:
+    """{page: audit} for every built page with a plotly figure (``visits`` named here, not looked
+    up, so tests/conftest.py sees this module uses the shared visit and orders it so)."""
+    from tests.browser import visits as shared_visit
 
     # the shared visit records audits once visits.py sets AUDITS_FIGURES; until then, visit figure pages here
-    shared = request.getfixturevalue("visits") if getattr(visits, "AUDITS_FIGURES", False) else {}
+    shared = visits if getattr(shared_visit, "AUDITS_FIGURES", False) else {}
     out = {}
     for rel in _pages(site):
         if not _has_figure(site, rel):

@@ -325,13 +325,12 @@ def test_download_progress_saved_copy_forget_and_a_cut_download(chromium, site, 
 
 
 @pytest.mark.shipped
-def test_the_parity_badge_with_the_full_size_standin(chromium, base_url, tmp_path_factory):
+def test_the_parity_badge_with_the_full_size_standin(chromium, base_url, tinyllama_file):
     """The stand-in as the hub serves it (bfloat16, 2.2 GB) from disk: the badge ≤ 1e-3 against the build's reference
     (a stand-in build's reference is computed from the same bfloat16 values: llmbook.sphinxext.llama_live)."""
-    from llmbook.testing.hub import write_checkpoint
     from tests.conftest import SUMMARY
 
-    path = write_checkpoint("tinyllama", tmp_path_factory.mktemp("tinyllama") / "model.safetensors")
+    path = tinyllama_file                            # the run's shared stand-in (tests/conftest.py)
     page, log = _open(chromium, f"{base_url}/{PAGE}")
     try:
         with _PeakRSS() as rss:

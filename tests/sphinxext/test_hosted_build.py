@@ -21,7 +21,7 @@ from llmbook.testing.hub import revision_of
 from tests.conftest import SUMMARY
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow, pytest.mark.shipped]
+pytestmark = [pytest.mark.slow, pytest.mark.shipped, pytest.mark.hosted]
 MODEL_PAGES = ["part1/walkthrough-distilgpt2", "part1/walkthrough-tinyllama", "part1/block-distilgpt2",
                "part1/block-tinyllama", "part1/embedding-distilgpt2", "part1/embedding-tinyllama",
                "part1/gpt2-vs-llama", "part1/verify"]
@@ -36,7 +36,9 @@ def hosted(fake_hub):
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="llmbook-hosted-"))
     try:
         result = hosted_build(ROOT, fake_hub, work)
-        SUMMARY.append(summary(result))
+        beside = os.environ.get("LLMBOOK_CI_BESIDE")       # .ci/run: it ran beside the book build
+        SUMMARY.append(summary(result) + (f" [ran beside {beside}: the wall time is shared, not Read the Docs']"
+                                          if beside else ""))
         yield result
     finally:
         if not keep:
