@@ -5,7 +5,9 @@ stand-in written as the hub serves it (float32 ``model.safetensors``, 353 MB): t
 shapes and arithmetic as the real weights. PyTorch runs ``GPT2LMHeadModel`` with
 ``torch.set_num_threads(1)`` in its own process; the page's CPU engine runs under Node and
 its WebGPU engine in headless Chromium (SwiftShader here: a CPU emulating a GPU, so the
-WebGPU row measures the code path, not a GPU). Medians of 5 timed runs after 1 warm-up.
+WebGPU row measures the code path, not a GPU). The CPU engine runs twice: on one thread, and on
+its pool (pool.js: min(cores, 4) threads over worker_threads, the code a cross-origin isolated
+page runs in Web Workers). Medians of 5 timed runs after 1 warm-up.
 A missing piece (Node, Playwright, Chromium) is reported as skipped with the reason.
 
 Like with like: the engines' prompt pass computes the tied head for the last row only (what
@@ -16,11 +18,16 @@ the page shows), so PyTorch's prompt row does the same (the transformer on all r
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .widget import TINYLM
@@ -59,7 +66,7 @@ print(json.dumps({"prompt_s": statistics.median(prompt() for _ in range(5)),
 
 # An async function body (M: gpt2.js, bytes: the file's ArrayBuffer) -> timings.
 _JS = """
-const m = await M.createGPT2(M.parseSafetensors(bytes), { backend: %(backend)s });
+const m = await M.createGPT2(M.parseSafetensors(bytes), { backend: %(backend)s, threads: %(threads)s });
 const ids = Array.from({ length: %(T)d }, (_, i) => 1000 + i), med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
 const argmax = (r) => { let b = 0; for (let i = 1; i < r.length; i++) if (r[i] > r[b]) b = i; return b; };
 async function prompt() { const t = performance.now(); await m.forward(ids, { logits: "last", attention: "none" }); return (performance.now() - t) / 1000; }
@@ -73,12 +80,19 @@ async function generate() {
 await prompt(); await generate();
 const p = [], g = [];
 for (let i = 0; i < 5; i++) { p.push(await prompt()); g.push(await generate()); }
-return { backend: m.backend, kernel: m.kernel || null, fallback: m.fallback || null, prompt_s: med(p), generate_s: med(g) };
+const out = { backend: m.backend, kernel: m.kernel || null, fallback: m.fallback || null, threads: m.threads || 1, prompt_s: med(p), generate_s: med(g) };
+if (m.destroy) m.destroy();
+return out;
 """
 
 
-def _js(backend: str) -> str:
-    return _JS % {"backend": json.dumps(backend), "T": PROMPT, "N": NEW}
+def _js(backend: str, threads: int | str = "auto") -> str:
+    return _JS % {"backend": json.dumps(backend), "threads": json.dumps(threads), "T": PROMPT, "N": NEW}
+
+
+def pool_threads() -> int:
+    """The CPU engine's pool as a browser sizes it (pool.js): min(cores, 4)."""
+    return min(os.cpu_count() or 1, 4)
 
 
 def pytorch_one_thread() -> dict:
@@ -86,13 +100,14 @@ def pytorch_one_thread() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def node_cpu(weights: Path) -> dict:
+def node_cpu(weights: Path, threads: int = 1) -> dict:
+    """The CPU engine under Node on `threads` threads (more than 1: pool.js over worker_threads)."""
     if not shutil.which("node"):
         return {"skipped": "Node.js is not installed"}
     script = (f"const M = await import({json.dumps((TINYLM / 'gpt2.js').as_uri())});\n"
               f"const fs = await import('node:fs');\nconst b = fs.readFileSync({json.dumps(str(weights))});\n"
               "const bytes = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);\n"
-              f"const r = await (async () => {{ {_js('cpu')} }})();\nprocess.stdout.write(JSON.stringify(r));")
+              f"const r = await (async () => {{ {_js('cpu', threads)} }})();\nprocess.stdout.write(JSON.stringify(r));")
     out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -119,6 +134,54 @@ def chromium_webgpu(weights: Path) -> dict:
     return result
 
 
+def chromium_cpu(weights: Path, threads: int) -> dict:
+    """The CPU engine in a Web Worker of a cross-origin isolated page in Chromium (the server sends
+    COOP/COEP, as the site's isolation-sw.js makes it) on `threads` threads: pool.js's Web Workers."""
+    from .browser import browser, browser_missing
+
+    if browser_missing():
+        return {"skipped": browser_missing()}
+    worker = ("import * as M from './tinylm/engines/gpt2.js';\n(async () => {"
+              "const bytes = await (await fetch('./model.safetensors')).arrayBuffer();" + _js("cpu", threads) +
+              "})().then((r) => postMessage(r), (e) => postMessage({ error: String(e) }));\n")
+    html = ("<!doctype html><script type=module>\nwindow.result = crossOriginIsolated ? new Promise((res) => {"
+            "const w = new Worker('./bench-worker.js', { type: 'module' }); w.onmessage = (e) => res(e.data);"
+            "w.onerror = (e) => res({ error: e.message }); }) : { error: 'the page is not cross-origin isolated' };\n</script>")
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-live-") as tmp:
+        (Path(tmp) / "tinylm").symlink_to(TINYLM)
+        (Path(tmp) / "model.safetensors").symlink_to(weights)
+        (Path(tmp) / "bench.html").write_text(html)
+        (Path(tmp) / "bench-worker.js").write_text(worker)
+        with _isolated_server(Path(tmp)) as url, browser() as ctx:
+            page = ctx.new_page()
+            page.goto(f"{url}/bench.html")
+            result = page.evaluate("window.result")
+    if "error" in result:
+        raise RuntimeError(f"the live page's CPU benchmark failed in Chromium: {result['error']}")
+    return result
+
+
+@contextmanager
+def _isolated_server(folder: Path):
+    """A loopback server for `folder` that sends the cross-origin isolation headers."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def end_headers(self):
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def live_engines() -> dict:
     from ..testing.hub import write_checkpoint
 
@@ -126,7 +189,12 @@ def live_engines() -> dict:
         return {"skipped": f"no source checkout ({TINYLM} is missing)"}
     with tempfile.TemporaryDirectory(prefix="llmbook-bench-gpt2-") as tmp:
         weights = write_checkpoint("distilgpt2", Path(tmp) / "model.safetensors", seed=0)
-        return {"pytorch": pytorch_one_thread(), "cpu": node_cpu(weights), "webgpu": chromium_webgpu(weights)}
+        pool = pool_threads()
+        return {"pytorch": pytorch_one_thread(), "cpu": node_cpu(weights),
+                "cpu_pool": node_cpu(weights, pool) if pool > 1 else {"skipped": "one core: no pool"},
+                "chromium_cpu": chromium_cpu(weights, 1),
+                "chromium_cpu_pool": chromium_cpu(weights, pool) if pool > 1 else {"skipped": "one core: no pool"},
+                "webgpu": chromium_webgpu(weights)}
 
 
 def print_live(r: dict) -> None:
@@ -141,13 +209,15 @@ def print_live(r: dict) -> None:
           f"{'':>20}  (head on the last row; {base['prompt_all_s'] * 1e3:.1f} ms with it on all {PROMPT})")
     print(f"{'live PyTorch 1 thread, generation':<44}{NEW / base['generate_s']:>8.1f}tok/s"
           f"{'':>20}  ({gbs(base['generate_s']):.1f} GB/s: {base['weight_bytes'] / 1e6:.0f} MB of weights a token)")
-    for key, label in (("cpu", "CPU engine (Node)"), ("webgpu", "WebGPU engine (Chromium)")):
-        x = r[key]
+    for key, label in (("cpu", "CPU engine (Node)"), ("cpu_pool", "CPU pool (Node)"), ("chromium_cpu", "CPU engine (Chromium)"),
+                       ("chromium_cpu_pool", "CPU pool (Chromium)"), ("webgpu", "WebGPU engine (Chromium)")):
+        x = r.get(key, {"skipped": "not measured"})
         if "skipped" in x:
             print(f"{'live ' + label:<44}{'skipped':>12}  ({x['skipped']})")
             continue
-        fell = f", FELL BACK to {x['backend']}: {x['fallback']}" if x["backend"] != key else ""
+        fell = f", FELL BACK to {x['backend']}: {x['fallback']}" if x["backend"] != ("webgpu" if key == "webgpu" else "cpu") else ""
         kernel = f", {x['kernel']} kernels" if x.get("kernel") else ""
+        kernel += f", {x['threads']} threads" if x.get("threads", 1) > 1 else ""
         speed = base["generate_s"] / x["generate_s"]
         print(f"{'live ' + str(PROMPT) + '-token prompt, ' + label:<44}{x['prompt_s'] * 1e3:>10.1f}ms"
               f"{base['prompt_s'] * 1e3:>10.1f}ms{x['prompt_s'] / base['prompt_s']:>8.2f}  "

@@ -13,6 +13,10 @@ these files are written to the generated static folder's ``tinylm/``:
                        asks for the check)
 =====================  ==========================================================================
 
+and, when the HTML build is done, ``isolation-sw.js`` (``live/isolation-sw.js``) to the site's root:
+the service worker that makes the live pages cross-origin isolated where the host sends no
+headers for it, so the CPU engine runs on several threads (:func:`publish_isolation_worker`).
+
 The reference comes from the book's own distilgpt2 trace (:mod:`llmbook.part1.book_traces`),
 so it is the real model's when the build has the real weights and the stand-in's otherwise,
 and it says which. Not handled: a live page for TinyLlama (the engine reads GPT-2 only).
@@ -29,9 +33,10 @@ from .assets import generated_static, write_if_changed
 from .bundle import bundle
 from .settings import path, settings
 
-MODULES = tuple("engines/" + m for m in ("layout", "simd", "linalg", "cpu", "kernels", "safetensors", "gpt2-common",
-                                        "gpt2-webgpu", "gpt2", "rng", "decode")) + (
-    "tokenizers/bpe", "common/dom", "live/live-math", "live/live-worker", "live/live-steps", "live/live")
+MODULES = tuple("engines/" + m for m in ("layout", "simd", "linalg", "pool", "cpu", "kernels", "safetensors",
+                                        "gpt2-common", "gpt2-kernels", "gpt2-webgpu", "gpt2", "rng", "decode")) + (
+    "tokenizers/bpe", "common/dom", "live/live-math", "live/live-worker", "live/live-steps", "live/isolation", "live/live")
+ISOLATION_SW = "isolation-sw.js"       # at the site's root (a service worker controls pages below its folder only)
 WEIGHTS_MB = 353                       # about the published file's size (82 M float32 values), on the button
 
 
@@ -52,10 +57,21 @@ def publish_live_files(app, env, docnames) -> None:
     reference = parity_reference()
     data = {"weights_url": settings(app.config)["live_weights_url"], "weights_mb": WEIGHTS_MB,
             "book_prompt": reference["prompt"], "special_tokens": {"50256": "<|endoftext|>"},
-            "parity_script": "../_static/tinylm/live-parity.js"}
+            "parity_script": "../_static/tinylm/live-parity.js",
+            "isolation_sw": "../" * settings(app.config)["live_page"].count("/") + ISOLATION_SW}
     write_if_changed(out / "live-data.js", f"window.LLMBOOK_LIVE = {json.dumps(data)};\n".encode())
     write_if_changed(out / "live-parity.js",
                      f"window.LLMBOOK_LIVE_PARITY = {json.dumps(reference, separators=(',', ':'))};\n".encode())
+
+
+def publish_isolation_worker(app, exception) -> None:
+    """build-finished: the isolation service worker at the HTML site's root, beside index.html."""
+    if exception is not None or app.builder.format != "html" or not has_live_page(app, app.env.found_docs):
+        return
+    from pathlib import Path
+
+    source = path(app, "static_sources") / "tinylm" / "live" / ISOLATION_SW
+    write_if_changed(Path(app.outdir) / ISOLATION_SW, source.read_bytes())
 
 
 def parity_reference() -> dict:

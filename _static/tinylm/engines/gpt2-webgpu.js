@@ -1,105 +1,26 @@
 // GPT-2 on WebGPU: the forward pass with a KV cache, for the live-prompt page.
 //
-// The tiny model's WGSL kernels (layernorm, matmul4/matmulDirect, gelu from kernels.js)
-// plus four of GPT-2's own below: the embedding at a position offset, a bias add, the
-// K/V rows stored into the cache and causal attention over cached keys. Each tensor has
-// its own storage buffer (wte alone is 154 MB, over WebGPU's default 128 MiB binding
-// limit: the device is asked for the adapter's own limits). Each forward records its
-// dispatches once, submits, and reads back what the page draws. Not handled: several
-// devices, training, a device too small for the weights (the error names the size and
-// createGPT2 falls back to the CPU engine).
+// The weights go up once, at load: each Conv1D weight in its [in, out] layout, the tied
+// head's wte stored transposed as wteᵀ [d, V4] (zero columns up to V4 = V rounded up to 4;
+// the embedding reads it by column), the KV cache's rows in GPU buffers of their own
+// (newCache). A forward records every layer's dispatches in one compute pass, makes ONE queue
+// submission, and maps ONE staging buffer: the logits and what the caller asked for (the
+// residual stream, qkv and ln_f rows unless residual: false; the kept layers' attention).
+// The buffers of a generated token's pass (T = 1), their bind groups and the uniforms are
+// made once per cache and reused for every token (one writeBuffer of the uniforms a token);
+// a prompt's pass (T > 1) gets its own, freed after it. Products run in gpt2-kernels.js
+// (bias, residual add and GELU fused in). Each tensor has its own storage buffer (wteᵀ alone
+// is 154 MB, over WebGPU's default 128 MiB binding limit: the device is asked for the
+// adapter's own limits). Not handled: several devices, training, two forwards at once (they
+// queue), a device too small for the weights (the error names the size and createGPT2 falls
+// back to the CPU engine).
 
 import { checkIds, embed, KVCache, keptLayers, lens } from "./gpt2-common.js";
+import { GPT2_KERNELS, WORKGROUP } from "./gpt2-kernels.js";
 import { KERNELS } from "./kernels.js";
 
-const INDEX = /* wgsl */ `
-fn flat(gid: vec3<u32>, nw: vec3<u32>) -> u32 { return gid.x + gid.y * nw.x * 64u; }`;
-const ENTRY = "@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>)";
-
-export const GPT2_KERNELS = {
-  // x[t, c] = wte[ids[t], c] + wpe[past + t, c]
-  embedAt: `
-struct U { T: u32, d: u32, past: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> ids: array<u32>;
-@group(0) @binding(2) var<storage, read> wte: array<f32>;
-@group(0) @binding(3) var<storage, read> wpe: array<f32>;
-@group(0) @binding(4) var<storage, read_write> x: array<f32>;
-${INDEX}
-${ENTRY} {
-  let i = flat(gid, nw);
-  if (i >= u.T * u.d) { return; }
-  let t = i / u.d; let c = i % u.d;
-  x[i] = wte[ids[t] * u.d + c] + wpe[(u.past + t) * u.d + c];
-}`,
-
-  // x[r, c] += b[c]
-  bias: `
-struct U { n: u32, cols: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-${INDEX}
-${ENTRY} {
-  let i = flat(gid, nw);
-  if (i >= u.n) { return; }
-  x[i] += b[i % u.cols];
-}`,
-
-  // keys[past + t, c] = qkv[t, d + c]; values[past + t, c] = qkv[t, 2d + c]
-  storeKV: `
-struct U { T: u32, d: u32, past: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read_write> keys: array<f32>;
-@group(0) @binding(3) var<storage, read_write> values: array<f32>;
-${INDEX}
-${ENTRY} {
-  let i = flat(gid, nw);
-  if (i >= u.T * u.d) { return; }
-  let t = i / u.d; let c = i % u.d;
-  keys[(u.past + t) * u.d + c] = qkv[t * 3u * u.d + u.d + c];
-  values[(u.past + t) * u.d + c] = qkv[t * 3u * u.d + 2u * u.d + c];
-}`,
-
-  // one thread per (head h, new query t): probs[h, t, :past+T] and the head's output row
-  attendCached: `
-struct U { T: u32, d: u32, H: u32, past: u32 };
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> keys: array<f32>;
-@group(0) @binding(3) var<storage, read> values: array<f32>;
-@group(0) @binding(4) var<storage, read_write> probs: array<f32>;
-@group(0) @binding(5) var<storage, read_write> heads: array<f32>;
-${INDEX}
-${ENTRY} {
-  let idx = flat(gid, nw);
-  if (idx >= u.H * u.T) { return; }
-  let t = idx % u.T; let h = idx / u.T;
-  let dh = u.d / u.H; let scale = 1.0 / sqrt(f32(dh)); let Tk = u.past + u.T; let last = u.past + t;
-  let q = t * 3u * u.d + h * dh; let row = idx * Tk;
-  var mx = -3.4e38;
-  for (var j = 0u; j <= last; j++) {
-    var s = 0.0;
-    for (var c = 0u; c < dh; c++) { s += qkv[q + c] * keys[j * u.d + h * dh + c]; }
-    s = s * scale;
-    probs[row + j] = s;
-    mx = max(mx, s);
-  }
-  var sum = 0.0;
-  for (var j = 0u; j <= last; j++) { let e = exp(probs[row + j] - mx); probs[row + j] = e; sum += e; }
-  for (var j = 0u; j <= last; j++) { probs[row + j] = probs[row + j] / sum; }
-  for (var j = last + 1u; j < Tk; j++) { probs[row + j] = 0.0; }
-  let o = t * u.d + h * dh;
-  for (var c = 0u; c < dh; c++) {
-    var acc = 0.0;
-    for (var j = 0u; j <= last; j++) { acc += probs[row + j] * values[j * u.d + h * dh + c]; }
-    heads[o + c] = acc;
-  }
-}`,
-};
-
-const SHARED = ["layernorm", "matmul4", "matmulDirect", "gelu"];
+const UNIFORM_BYTES = 64;               // one op's uniforms (at most 16 u32)
+const FLAG = { bias: 1, add: 2, gelu: 4 };  // linear kernels' flags
 
 /** A GPT-2 on WebGPU, or an Error saying why there is none. */
 export async function createGPT2GPU(config, w, gpu) {
@@ -133,6 +54,9 @@ class GPT2GPU {
     this.host = w;                  // the parsed tensors: the logit lens and embeddings read them
     this.device = device;
     this.lost = null;
+    this.stepPlan = null;           // the buffers of a one-token pass, kept for the next token
+    this.queue = Promise.resolve(); // forwards run one at a time (they share stepPlan)
+    this.slot = Math.max(UNIFORM_BYTES, device.limits.minUniformBufferOffsetAlignment);
     device.lost.then((info) => { this.lost = info.message || info.reason || "device lost"; });
   }
 
@@ -155,17 +79,28 @@ class GPT2GPU {
       return upload(both);
     };
     const layer = (l) => ({ ln1: packed(l.ln1), attn: pair(l.attn), proj: pair(l.proj), ln2: packed(l.ln2), fc: pair(l.fc), fc2: pair(l.fc2) });
-    const { vocab_size: V, n_embd } = this.config, V4 = Math.ceil(V / 4) * 4;
-    const wte = d.createBuffer({ size: V4 * n_embd * 4, usage: U.storage });   // zero rows up to V4: the head runs as matmul4
-    d.queue.writeBuffer(wte, 0, this.host.wte.buffer, this.host.wte.byteOffset, this.host.wte.byteLength);
-    this.w = { wte, wpe: upload(this.host.wpe), lnf: packed(this.host.lnf), layers: this.host.layers.map(layer) };
-    this.pipelines = {};
-    for (const name of SHARED) this.pipelines[name] = await this.pipeline(name, KERNELS[name]);
-    for (const [name, code] of Object.entries(GPT2_KERNELS)) this.pipelines[name] = await this.pipeline(name, code);
+    this.w = { wteT: this.uploadTransposed(this.host.wte), wpe: upload(this.host.wpe), lnf: packed(this.host.lnf),
+      layers: this.host.layers.map(layer), zero: upload(new Float32Array(4)) };
+    const names = [["layernorm", KERNELS.layernorm], ...Object.entries(GPT2_KERNELS)];
+    const made = await Promise.all(names.map(([name, code]) => this.pipeline(name, code)));
+    this.pipelines = Object.fromEntries(names.map(([name], i) => [name, made[i]]));
     await d.queue.onSubmittedWorkDone();
     const invalid = await d.popErrorScope(), oom = await d.popErrorScope();
     if (oom) throw new Error(`the GPU has no room for the weights (${(this.bytes() / 2 ** 20).toFixed(0)} MiB): ${oom.message}`);
     if (invalid) throw new Error(`WebGPU refused the model: ${invalid.message}`);
+  }
+
+  /** wte [V, d] -> a buffer holding wteᵀ [d, V4], written 32 rows at a time (no 154 MB host copy). */
+  uploadTransposed(wte) {
+    const { vocab_size: V, n_embd: d } = this.config, V4 = Math.ceil(V / 4) * 4, rows = 32;
+    const buf = this.device.createBuffer({ size: d * V4 * 4, usage: usage().storage });
+    const block = new Float32Array(rows * V4);               // columns V..V4 stay zero
+    for (let c0 = 0; c0 < d; c0 += rows) {
+      const n = Math.min(rows, d - c0);
+      for (let v = 0; v < V; v++) for (let j = 0, o = v * d + c0; j < n; j++) block[j * V4 + v] = wte[o + j];
+      this.device.queue.writeBuffer(buf, c0 * V4 * 4, block.buffer, 0, n * V4 * 4);
+    }
+    return buf;
   }
 
   bytes() {
@@ -188,100 +123,163 @@ class GPT2GPU {
 
   buffer(floats) { return this.device.createBuffer({ size: Math.max(16, floats * 4), usage: usage().storage }); }
 
-  op(name, values, buffers, threads, transient) {
-    const data = new Uint32Array(16);
-    data.set(values);
-    const ub = this.device.createBuffer({ size: 64, usage: usage().uniform });
-    this.device.queue.writeBuffer(ub, 0, data);
-    transient.push(ub);
-    const pipeline = this.pipelines[name];
-    const entries = [{ binding: 0, resource: { buffer: ub } }, ...buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b } }))];
-    const wg = Math.max(1, Math.ceil(threads / 64)), x = Math.min(wg, 65535);
-    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), groups: [x, Math.ceil(wg / x)] };
-  }
-
-  /** C[M,N] = A[M,K] @ B[K,N] (transB: B given as [N,K]) (+ D), offsets in floats. */
-  mm(C, A, B, M, K, N, { tB = 0, offA = 0, D = null } = {}, transient) {
-    const u = [M, K, N, 0, tB, D ? 1 : 0, offA, 0, 0, 0], bufs = [A, B, D || A, C];
-    if (M % 4 === 0 && N % 4 === 0) return this.op("matmul4", u, bufs, (M * N) / 16, transient);
-    return this.op("matmulDirect", u, bufs, M * N, transient);
-  }
-
   /**
-   * The same contract as the CPU engine's forward (gpt2.js). Row counts are padded to a
-   * multiple of 4 (T4) so every product runs as matmul4 (13× the one-thread-per-output
-   * kernel on SwiftShader): pad rows start at zero, attention and the cache see only the
-   * T real rows, and nothing of the padding is read back.
+   * The same contract as the CPU engine's forward (gpt2.js), plus residual: false (no residual,
+   * qkv or lnf rows read back: null). Prompt rows are padded to a multiple of 4 (T4) for the
+   * 4-row product; pad rows start at zero, attention and the cache see only the T real rows,
+   * and nothing of the padding is read back. A generated token (T = 1) runs unpadded.
    */
-  async forward(ids, { cache = null, logits = "all", attention } = {}) {
+  forward(ids, opts = {}) {
+    const run = this.queue.then(() => this.forwardNow(ids, opts));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async forwardNow(ids, { cache = null, logits = "all", attention, residual = true } = {}) {
     if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
     const { n_embd: d, n_layer: L, n_head: H, vocab_size: V } = this.config, past = cache ? cache.length : 0;
     ids = checkIds(ids, this.config, past);
-    const T = ids.length, T4 = Math.ceil(T / 4) * 4, Tk = past + T, keep = keptLayers(attention, L), tmp = [], ops = [];
-    const buf = (n) => { const b = this.buffer(n); tmp.push(b); return b; };
-    const idBuf = buf(T);
-    this.device.queue.writeBuffer(idBuf, 0, Uint32Array.from(ids));
-    const kv = cache ? cache.gpu : Array.from({ length: L }, () => [buf(T * d), buf(T * d)]);
-    const xs = [buf(T4 * d)], qkvs = [], probs = [], W = this.w;
-    ops.push(this.op("embedAt", [T, d, past], [idBuf, W.wte, W.wpe, xs[0]], T * d, tmp));
-    for (let l = 0; l < L; l++) {
-      const lw = W.layers[l], ln1 = buf(T4 * d), st = buf(2 * T4), qkv = buf(T4 * 3 * d), p = buf(H * T * Tk), heads = buf(T4 * d);
-      const mid = buf(T4 * d), ln2 = buf(T4 * d), pre = buf(T4 * 4 * d), act = buf(T4 * 4 * d), x = buf(T4 * d);
-      ops.push(
-        this.op("layernorm", [T4, d, 0, d], [xs[l], lw.ln1, ln1, st], T4, tmp),
-        this.mm(qkv, ln1, lw.attn[0], T4, d, 3 * d, {}, tmp),
-        this.op("bias", [T4 * 3 * d, 3 * d], [qkv, lw.attn[1]], T4 * 3 * d, tmp),
-        this.op("storeKV", [T, d, past], [qkv, kv[l][0], kv[l][1]], T * d, tmp),
-        this.op("attendCached", [T, d, H, past], [qkv, kv[l][0], kv[l][1], p, heads], H * T, tmp),
-        this.mm(mid, heads, lw.proj[0], T4, d, d, { D: xs[l] }, tmp),
-        this.op("bias", [T4 * d, d], [mid, lw.proj[1]], T4 * d, tmp),
-        this.op("layernorm", [T4, d, 0, d], [mid, lw.ln2, ln2, st], T4, tmp),
-        this.mm(pre, ln2, lw.fc[0], T4, d, 4 * d, {}, tmp),
-        this.op("bias", [T4 * 4 * d, 4 * d], [pre, lw.fc[1]], T4 * 4 * d, tmp),
-        this.op("gelu", [T4 * 4 * d], [pre, act], T4 * 4 * d, tmp),
-        this.mm(x, act, lw.fc2[0], T4, 4 * d, d, { D: mid }, tmp),
-        this.op("bias", [T4 * d, d], [x, lw.fc2[1]], T4 * d, tmp));
-      xs.push(x); qkvs.push(qkv); probs.push(p);
+    const T = ids.length, Tk = past + T, keep = keptLayers(attention, L), rows = logits === "last" ? 1 : T;
+    const dev = this.device;
+    dev.pushErrorScope("out-of-memory");
+    dev.pushErrorScope("validation");
+    let plan = null, scoped = true, got;
+    try {
+      plan = this.plan(T, rows, cache, keep, residual, Tk);
+      const ops = this.program(plan, past);
+      dev.queue.writeBuffer(plan.ids, 0, Uint32Array.from(ids));
+      const wanted = [["logits", plan.out, rows === 1 ? V : rows * plan.V4]];
+      if (residual) {
+        plan.xs.forEach((x, l) => wanted.push(["residual", x, T * d, l]));
+        plan.qkv.forEach((q, l) => wanted.push(["qkv", q, T * 3 * d, l]));
+        wanted.push(["lnf", plan.lnf, T * d]);
+      }
+      for (let l = 0; l < L; l++) if (keep.has(l)) wanted.push(["attention", plan.probs[l], H * T * Tk, l]);
+      const read = this.submit(plan, ops, wanted);
+      scoped = false;
+      const invalid = dev.popErrorScope(), oom = dev.popErrorScope(), [bad, full] = await Promise.all([invalid, oom]);
+      if (full) throw new Error(`the GPU ran out of memory for this prompt: ${full.message}`);
+      if (bad) throw new Error(`WebGPU refused the pass: ${bad.message}`);
+      got = await read();
+    } catch (err) {
+      if (scoped) { dev.popErrorScope(); dev.popErrorScope(); }
+      if (plan && plan === this.stepPlan) this.stepPlan = null;       // not reused: released below
+      throw err;
+    } finally {
+      if (plan && plan !== this.stepPlan) this.release(plan);
     }
-    const rows = logits === "last" ? 1 : T, rows4 = Math.ceil(rows / 4) * 4, V4 = Math.ceil(V / 4) * 4;
-    const lnf = buf((T4 + 4) * d), sf = buf(2 * T4), out = buf(rows4 * V4);
-    ops.push(this.op("layernorm", [T4, d, 0, d], [xs[L], W.lnf, lnf, sf], T4, tmp),
-      this.mm(out, lnf, W.wte, rows4, d, V4, { tB: 1, offA: (T - rows) * d }, tmp));
-    const got = await this.run(ops, tmp, { logits: [out, rows4 * V4], lnf: [lnf, T * d],
-      residual: xs.map((x) => [x, T * d]), qkv: qkvs.map((q) => [q, T * 3 * d]),
-      attention: probs.map((p, l) => (keep.has(l) ? [p, H * T * Tk] : null)) });
     if (cache) cache.length = Tk;
-    got.logits = unpad(got.logits, rows, V, V4);
-    return { past, T, logitRows: rows, embeddings: embed(this.host, ids, past, d), ...got };
+    const out = { past, T, logitRows: rows, embeddings: embed(this.host, ids, past, d),
+      residual: residual ? got.residual : null, qkv: residual ? got.qkv : null, lnf: residual ? got.lnf : null,
+      attention: Array.from({ length: L }, (_, l) => (got.attention && got.attention[l]) || null) };
+    out.logits = rows === 1 ? got.logits : unpad(got.logits, rows, V, plan.V4);
+    return out;
   }
 
-  async run(ops, tmp, wanted) {
-    const d = this.device, enc = d.createCommandEncoder(), reads = [];
-    d.pushErrorScope("out-of-memory");
-    d.pushErrorScope("validation");
-    const pass = enc.beginComputePass();
-    for (const o of ops) { pass.setPipeline(o.pipeline); pass.setBindGroup(0, o.bindGroup); pass.dispatchWorkgroups(o.groups[0], o.groups[1]); }
-    pass.end();
-    const copy = (entry) => {
-      if (!entry) return null;
-      const [src, n] = entry, dst = d.createBuffer({ size: Math.max(16, n * 4), usage: usage().read });
-      enc.copyBufferToBuffer(src, 0, dst, 0, n * 4);
-      reads.push(dst);
-      return { dst, n };
-    };
-    const plan = Object.fromEntries(Object.entries(wanted).map(([k, v]) => [k, Array.isArray(v[0]) || v[0] === null ? v.map(copy) : copy(v)]));
-    d.queue.submit([enc.finish()]);
-    const invalid = await d.popErrorScope(), oom = await d.popErrorScope();
-    try {
-      if (oom) throw new Error(`the GPU ran out of memory for this prompt: ${oom.message}`);
-      if (invalid) throw new Error(`WebGPU refused the pass: ${invalid.message}`);
-      await Promise.all(reads.map((b) => b.mapAsync(GPUMapMode.READ)));
-      if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
-      const take = (r) => (r ? new Float32Array(r.dst.getMappedRange().slice(0, r.n * 4)) : null);
-      return Object.fromEntries(Object.entries(plan).map(([k, v]) => [k, Array.isArray(v) ? v.map(take) : take(v)]));
-    } finally {
-      for (const b of [...reads, ...tmp]) b.destroy();
+  /**
+   * The buffers of one pass: a one-token pass's are kept (this.stepPlan) while the cache, the
+   * kept layers and residual stay the same; probabilities then have room for n_positions keys.
+   */
+  plan(T, rows, cache, keep, residual, Tk) {
+    const key = [T, rows, residual, [...keep].join(","), T === 1 ? "" : Tk].join("|");
+    const old = this.stepPlan;
+    if (T === 1 && old && old.key === key && old.cache === cache) return old;
+    if (T === 1 && old) { this.release(old); this.stepPlan = null; }
+    const { n_embd: d, n_layer: L, n_head: H, vocab_size: V, n_positions: C } = this.config;
+    const T4 = T === 1 ? 1 : Math.ceil(T / 4) * 4, V4 = Math.ceil(V / 4) * 4, cap = T === 1 ? C : Tk, owned = [];
+    const buf = (n) => { const b = this.buffer(n); owned.push(b); return b; };
+    const shared = (n) => { let b = null; return () => (b = b || buf(n)); };
+    const scratchQKV = shared(T4 * 3 * d), scratchProbs = shared(H * T * cap);
+    const p = { key, cache, T, T4, rows, V4, owned, groups: [], staging: null, uniforms: null };
+    p.ids = buf(T);
+    p.kv = cache ? cache.gpu : Array.from({ length: L }, () => [buf(T * d), buf(T * d)]);
+    p.xs = Array.from({ length: L + 1 }, () => buf(T4 * d));                 // the residual stream entering each layer, then leaving the last
+    p.qkv = Array.from({ length: L }, () => (residual ? buf(T4 * 3 * d) : scratchQKV()));
+    p.probs = Array.from({ length: L }, (_, l) => (keep.has(l) ? buf(H * T * cap) : scratchProbs()));
+    p.ln = buf(T4 * d); p.stats = buf(2 * T4); p.heads = buf(T4 * d); p.mid = buf(T4 * d); p.h = buf(T4 * 4 * d);
+    p.lnf = buf(T4 * d);
+    p.out = buf((rows === 1 ? 1 : T4) * V4);
+    if (T === 1) this.stepPlan = p;
+    return p;
+  }
+
+  /** Destroy a plan's own buffers (never the cache's). */
+  release(plan) {
+    for (const b of plan.owned) b.destroy();
+    if (plan.uniforms) plan.uniforms.destroy();
+    if (plan.staging) plan.staging.destroy();
+  }
+
+  /** The pass as [{name, values (the uniforms), buffers, threads}], the same buffers every time for a plan. */
+  program(p, past) {
+    const { n_embd: d, n_layer: L, n_head: H } = this.config, W = this.w, { T, T4, V4 } = p, ops = [];
+    const op = (name, values, buffers, threads) => ops.push({ name, values, buffers, threads });
+    // Y[M, N] = X[M, K] @ Wt (+ b) (+ D) (GELU): one row per thread for a token, four for a prompt
+    const linear = (X, offX, M, K, N, [Wt, b], flags, D, Y) => op(M === 1 ? "linear1" : "linear4", [M, K, N, offX, flags],
+      [X, Wt, b || W.zero, D || W.zero, Y], (M === 1 ? 1 : M / 4) * (N / 4));
+    op("embedAt", [T, d, past, V4], [p.ids, W.wteT, W.wpe, p.xs[0]], T * d);
+    for (let l = 0; l < L; l++) {
+      const lw = W.layers[l], [keys, values] = p.kv[l], qkv = p.qkv[l];
+      op("layernorm", [T4, d, 0, d], [p.xs[l], lw.ln1, p.ln, p.stats], T4);
+      linear(p.ln, 0, T4, d, 3 * d, lw.attn, FLAG.bias, null, qkv);                           // [T4, 3d]
+      op("storeKV", [T, d, past], [qkv, keys, values], T * d);
+      op("attendCached", [T, d, H, past], [qkv, keys, values, p.probs[l], p.heads], H * T);
+      linear(p.heads, 0, T4, d, d, lw.proj, FLAG.bias | FLAG.add, p.xs[l], p.mid);             // x + heads W + b
+      op("layernorm", [T4, d, 0, d], [p.mid, lw.ln2, p.ln, p.stats], T4);
+      linear(p.ln, 0, T4, d, 4 * d, lw.fc, FLAG.bias | FLAG.gelu, null, p.h);                  // gelu(x W + b) [T4, 4d]
+      linear(p.h, 0, T4, 4 * d, d, lw.fc2, FLAG.bias | FLAG.add, p.mid, p.xs[l + 1]);
     }
+    op("layernorm", [T4, d, 0, d], [p.xs[L], W.lnf, p.lnf, p.stats], T4);
+    if (p.rows === 1) linear(p.lnf, ((T - 1) * d) / 4, 1, d, V4, [W.wteT, null], 0, null, p.out);   // the last row's logits [V4]
+    else linear(p.lnf, 0, T4, d, V4, [W.wteT, null], 0, null, p.out);                            // [T4, V4]
+    return ops;
+  }
+
+  /**
+   * Encode the ops in one pass, copy the wanted [name, buffer, floats, layer?] into one staging
+   * buffer, submit once. -> read(): maps that buffer once -> {name: Float32Array | [by layer]}.
+   */
+  submit(p, ops, wanted) {
+    const dev = this.device, slot = this.slot;
+    if (!p.uniforms) p.uniforms = dev.createBuffer({ size: ops.length * slot, usage: usage().uniform });
+    const data = new Uint32Array((ops.length * slot) / 4);
+    ops.forEach((o, i) => data.set(o.values, (i * slot) / 4));
+    dev.queue.writeBuffer(p.uniforms, 0, data);
+    const enc = dev.createCommandEncoder(), pass = enc.beginComputePass();
+    ops.forEach((o, i) => {
+      const pipeline = this.pipelines[o.name];
+      p.groups[i] = p.groups[i] || dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [
+        { binding: 0, resource: { buffer: p.uniforms, offset: i * slot, size: UNIFORM_BYTES } },
+        ...o.buffers.map((b, j) => ({ binding: j + 1, resource: { buffer: b } }))] });
+      const wg = Math.max(1, Math.ceil(o.threads / (WORKGROUP[o.name] || 64))), x = Math.min(wg, 65535);
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, p.groups[i]);
+      pass.dispatchWorkgroups(x, Math.ceil(wg / x));
+    });
+    pass.end();
+    const total = Math.max(16, wanted.reduce((n, [, , floats]) => n + floats, 0) * 4);
+    if (!p.staging || p.staging.size < total) {
+      if (p.staging) p.staging.destroy();
+      p.staging = dev.createBuffer({ size: total, usage: usage().read });
+    }
+    let at = 0;
+    const places = wanted.map(([, src, floats]) => { enc.copyBufferToBuffer(src, 0, p.staging, at, floats * 4); at += floats * 4; return at / 4 - floats; });
+    dev.queue.submit([enc.finish()]);
+    const staging = p.staging, mapped = staging.mapAsync(GPUMapMode.READ, 0, total);
+    mapped.catch(() => {});                                    // an error scope reports why first
+    return async () => {
+      await mapped;
+      if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
+      const all = new Float32Array(staging.getMappedRange(0, total).slice(0));
+      staging.unmap();
+      const got = {};
+      wanted.forEach(([name, , floats, layer], i) => {
+        const view = all.subarray(places[i], places[i] + floats);
+        if (layer === undefined) got[name] = view;
+        else (got[name] = got[name] || [])[layer] = view;
+      });
+      return got;
+    };
   }
 
   /** The head's logits for any residual row (the logit lens), on the host weights. */
