@@ -21,16 +21,25 @@ function sharedMemory(source) {
   return source.replace(own, '(memory (export "memory") (import "env" "memory") 1 65536 shared)');
 }
 
+/** Each (local.set $c (f32x4.add (local.get $c) (f32x4.mul A B))) -> one relaxed-SIMD f32x4.relaxed_madd A B c (FMA). */
+function relaxedMadd(source) {
+  let n = 0;
+  const out = source.replace(/\(f32x4\.add \(local\.get (\$\w+)\) \(f32x4\.mul (\(local\.get \$\w+\)) (\(local\.get \$\w+\))\)\)/g,
+    (_, c, a, b) => { n++; return `(f32x4.relaxed_madd ${a} ${b} (local.get ${c}))`; });
+  if (!n) throw new Error("the .wat has no (f32x4.add (local.get $c) (f32x4.mul (local.get $a) (local.get $b))) to fuse");
+  return out;
+}
+
 // Each .wat file and the constants its .js exports: [name, the text's variant].
 const TARGETS = [
   { wat: "simd.wat", js: "simd.js", exports: [["SIMD_WASM", (s) => s], ["SIMD_WASM_SHARED", sharedMemory]] },
-  { wat: "simd-bf16.wat", js: "simd-bf16.js", exports: [["SIMD_BF16_WASM", (s) => s]] },   // llama.js's bfloat16 kernels
+  { wat: "simd-bf16.wat", js: "simd-bf16.js", exports: [["SIMD_BF16_WASM", (s) => s], ["SIMD_BF16_WASM_RELAXED", relaxedMadd]] },   // llama.js's bfloat16 kernels
 ];
 
 function build({ wat, exports }) {
   const source = readFileSync(engines + wat, "utf8"), lines = [], sizes = [];
   for (const [name, variant] of exports) {
-    const features = { simd: true, threads: true };
+    const features = { simd: true, threads: true, relaxed_simd: true };
     const module = wabt.parseWat(wat, variant(source), features);
     module.validate(features);
     const bytes = Buffer.from(module.toBinary({}).buffer);

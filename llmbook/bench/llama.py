@@ -9,6 +9,9 @@ WebAssembly with bfloat16 weights) runs under Node, the file pushed through ``ll
 two alternate ``ROUNDS`` times, so each ratio compares runs minutes apart on the same machine.
 
 Like with like: both prompt passes compute the head for the last row only (what the page shows).
+Node runs with ``--experimental-wasm-relaxed-simd``: the page's Chromium has relaxed SIMD on by
+default (since 114), so the engine runs its fused multiply-add build of the kernels there, and
+Node 20 needs the flag to run the same build (the row says which build ran; PyTorch uses FMA too).
 Effective GB/s: the bytes of weights a generated token reads (bfloat16 for the engine, float32 for
 PyTorch: every parameter once) times tokens/s; the KV cache's few MB are left out. Memory: Node's
 peak resident set (``VmHWM``: this process's own, not inherited across ``exec`` as ``ru_maxrss``
@@ -76,7 +79,7 @@ await prompt(); await generate();
 const p = [], g = [];
 for (let i = 0; i < 3; i++) { p.push(await prompt()); g.push(await generate()); }
 const hwm = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-process.stdout.write(JSON.stringify({ kernel: m.kernel, fallback: m.kernelFallback || null, load_s, prompt_s: med(p), generate_s: med(g),
+process.stdout.write(JSON.stringify({ kernel: m.kernel, simd: m.simd || null, fallback: m.kernelFallback || null, load_s, prompt_s: med(p), generate_s: med(g),
   weight_bytes: m.weightBytes, memory_bytes: m.memoryBytes, peak_rss_bytes: hwm ? 1024 * Number(hwm[1]) : null }));
 """
 
@@ -90,7 +93,8 @@ def pytorch_one_thread(folder: Path) -> dict:
 def node_cpu(weights: Path) -> dict:
     check = Path(__file__).resolve().parents[2] / "tests" / "widget" / "llama-check.mjs"
     script = _NODE % {"check": json.dumps(check.as_uri()), "weights": json.dumps(str(weights)), "T": PROMPT, "N": NEW}
-    out = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=True)
+    out = subprocess.run(["node", "--experimental-wasm-relaxed-simd", "--input-type=module", "-e", script],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -119,7 +123,8 @@ def print_llama(r: dict) -> None:
     for i, run in enumerate(r["rounds"], 1):
         base, x, tag = run["pytorch"], run["cpu"], f"llama r{i} "
         gbs = lambda s, b: b * NEW / s / 1e9  # noqa: E731
-        kernel = f"{x['kernel']} kernels" + (f", FELL BACK: {x['fallback']}" if x["fallback"] else "")
+        kernel = (f"{x['kernel']} kernels" + (f" ({x['simd']})" if x.get("simd") else "")
+                  + (f", FELL BACK: {x['fallback']}" if x["fallback"] else ""))
         print(f"{tag + str(PROMPT) + '-token prompt, CPU engine (Node)':<44}{x['prompt_s'] * 1e3:>10.0f}ms"
               f"{base['prompt_s'] * 1e3:>10.0f}ms{x['prompt_s'] / base['prompt_s']:>8.2f}  (time vs PyTorch 1 thread f32; {kernel})")
         speed = base["generate_s"] / x["generate_s"]

@@ -48,7 +48,7 @@ export async function runLlamaCaseOn(m, c) {
       mlp_ok: full.mlp.act.every((a, i) => Math.abs(a - full.mlp.gate[i] / (1 + Math.exp(-full.mlp.gate[i])) * full.mlp.up[i]) < 1e-5),
     });
   }
-  return { backend: m.backend, kernel: m.kernel, kernel_fallback: m.kernelFallback || null, fallback: m.fallback || null,
+  return { backend: m.backend, kernel: m.kernel, simd: m.simd || null, kernel_fallback: m.kernelFallback || null, fallback: m.fallback || null,
     config: m.config, dtype: m.dtype, weight_bytes: m.weightBytes, prompts };
 }
 

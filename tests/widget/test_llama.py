@@ -46,7 +46,10 @@ def small_reference(small, prompts):
     return reference(load_reference_model(small), prompts)
 
 
-def _run(weights, case, timeout=600, kernel="wasm"):
+RELAXED = ("--experimental-wasm-relaxed-simd",)   # Node 20; Chromium has relaxed SIMD on by default
+
+
+def _run(weights, case, timeout=600, kernel="wasm", flags=()):
     """The case through llama.js under Node. kernel "wasm" or "js": the file read into one ArrayBuffer
     of its size (past readFileSync's 2 GiB limit), then parseSafetensors and createLlama; "streamed":
     the file pushed through llamaLoader in pieces, never held whole. Node's peak RSS comes back too
@@ -65,18 +68,24 @@ def _run(weights, case, timeout=600, kernel="wasm"):
         const c = JSON.parse(fs.readFileSync({json.dumps(str(case))}, "utf8"));
         {load}
         const hwm = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));   // this process's own peak
-        result.peak_rss = hwm ? 1024 * Number(hwm[1]) : null;""", timeout=timeout)
+        result.peak_rss = hwm ? 1024 * Number(hwm[1]) : null;""", timeout=timeout, flags=flags)
 
 
-@pytest.mark.parametrize("kernel", ["wasm", pytest.param("streamed", marks=pytest.mark.slow),   # the loader's bytes: test_streamed_loader_gives_the_files_tensors
+@pytest.mark.parametrize("kernel", ["wasm", "wasm-relaxed",
+                                    pytest.param("streamed", marks=pytest.mark.slow),   # the loader's bytes: test_streamed_loader_gives_the_files_tensors
                                     pytest.param("js", marks=pytest.mark.slow)])
 def test_cpu_engine_matches_transformers(small, prompts, small_reference, kernel):
     """Full pass and KV-cached chunks of 3 and of 1 token: logits, residual rows, final norm,
     attention, q and k after RoPE, the logit lens, all within 1e-4 of transformers; bfloat16 kept in
-    memory. On each CPU engine: WebAssembly from parsed tensors, WebAssembly streamed, plain JavaScript."""
-    got = _run(small, case_file(small.parent, prompts, chunks=(3, 1)), kernel=kernel)
+    memory. On each CPU engine: WebAssembly from parsed tensors (plain SIMD, and the fused
+    multiply-add build where relaxed SIMD is on), WebAssembly streamed, plain JavaScript."""
+    relaxed = kernel == "wasm-relaxed"
+    got = _run(small, case_file(small.parent, prompts, chunks=(3, 1)), kernel="wasm" if relaxed else kernel,
+               flags=RELAXED if relaxed else ())
     assert got["backend"] == "cpu" and got["fallback"] is None and got["kernel_fallback"] is None
     assert got["kernel"] == ("js" if kernel == "js" else "wasm")
+    if kernel.startswith("wasm"):
+        assert got["simd"] == ("relaxed" if relaxed else "simd128")
     assert got["config"] == {k: SMALL[k] for k in ENGINE_CONFIG}
     assert got["dtype"] == "BF16"
     held = sum(t.numel() * (2 if t.ndim == 2 else 4) for t in _tensors(small).values())

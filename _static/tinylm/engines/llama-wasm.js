@@ -1,7 +1,8 @@
 // The Llama CPU engine on WebAssembly SIMD (CONTRACTS §8), the design of gpt2.js's GPT2Wasm:
 // the weights are placed ONCE in the engine's own WebAssembly memory and read there in place
-// by simd-bf16.wat's kernels; the KV cache lives there too; JavaScript does the small rest
-// (RMSNorm, RoPE, attention, SwiGLU's product, copying rows out) on views of that memory.
+// by simd-bf16.wat's kernels (the products, SwiGLU, attention's dot products and weighted sums);
+// the KV cache lives there too; JavaScript does the small rest (RMSNorm, RoPE, the softmax,
+// copying rows out) on views of that memory.
 //
 // Weights stay bfloat16 in the checkpoint's own nn.Linear layout [out, in]: the kernels widen
 // them to float32 as they read (x·Wᵀ as dot products down W's rows, four rows a sweep for one
@@ -13,27 +14,36 @@
 // A caller's LlamaCache is mirrored: a forward on the cache the memory last saw appends in
 // place; another cache is copied in first.
 // Not handled: float32 or float16 matrices (the JavaScript engine runs those), sizes that are
-// not multiples of 8 (hidden, intermediate, H·hd) and 4 (KV·hd, vocabulary): same; weights
+// not multiples of 8 (hidden, intermediate, H·hd) and 4 (hd, KV·hd, vocabulary): same; weights
 // plus cache past WebAssembly's 4 GB; threads.
 
 import { checkIds } from "./gpt2-common.js";
 import { CheckpointError, LAYER_MATRICES, layerName, llamaLayout, llamaWeights, widenBF16 } from "./llama-config.js";
-import { applyRope, attend, greedy, keptLayers, LlamaCache, ropeFrequencies, rowInto } from "./llama-js.js";
+import { applyRope, greedy, keptLayers, LlamaCache, ropeFrequencies, rowInto } from "./llama-js.js";
 import { llamaGPUFromWeights } from "./llama-webgpu.js";
 import { readHeader, SafetensorsError } from "./safetensors.js";
-import { SIMD_BF16_WASM } from "./simd-bf16.js";
+import { SIMD_BF16_WASM, SIMD_BF16_WASM_RELAXED } from "./simd-bf16.js";
 
 const FIRST_FRAME = 64;          // rows the first frame holds: the memory grows once for weights, cache and this
 const HEAD_ROWS = 32;            // logits rows computed per gemm_bf16 call when all rows are asked for
 const PAGE = 65536;
 
-let compiled = null;             // the compiled kernels (a Promise), shared by every engine; each has its own memory
+let compiled = null;             // {module (a Promise), relaxed}, shared by every engine; each has its own memory
 
-/** simd-bf16.wat's kernels in a fresh instance (its own memory), or null where WebAssembly SIMD is missing. */
+const wasmBytes = (b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+
+/**
+ * simd-bf16.wat's kernels in a fresh instance (its own memory), or null where WebAssembly SIMD is
+ * missing: the relaxed-SIMD build (fused multiply-adds) where the browser validates it, else the
+ * plain one. -> the exports plus `relaxed` (which build it is).
+ */
 export async function bf16Kernels() {
   try {
-    compiled = compiled || WebAssembly.compile(Uint8Array.from(atob(SIMD_BF16_WASM), (ch) => ch.charCodeAt(0)));
-    return (await WebAssembly.instantiate(await compiled)).exports;
+    if (!compiled) {
+      const relaxed = WebAssembly.validate(wasmBytes(SIMD_BF16_WASM_RELAXED));
+      compiled = { relaxed, module: WebAssembly.compile(wasmBytes(relaxed ? SIMD_BF16_WASM_RELAXED : SIMD_BF16_WASM)) };
+    }
+    return { ...(await WebAssembly.instantiate(await compiled.module)).exports, relaxed: compiled.relaxed };
   } catch {
     return null;
   }
@@ -42,7 +52,7 @@ export async function bf16Kernels() {
 /** Why this config cannot run on the kernels (their sizes must be multiples of 8 and 4), or null. */
 export function wasmUnfit(c) {
   const q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
-  const bad = [["hidden_size", c.hidden_size, 8], ["intermediate_size", c.intermediate_size, 8], ["H·head_dim", q, 8],
+  const bad = [["hidden_size", c.hidden_size, 8], ["intermediate_size", c.intermediate_size, 8], ["H·head_dim", q, 8], ["head_dim", c.head_dim, 4],
     ["KV·head_dim", kv, 4], ["vocab_size", c.vocab_size, 4]].filter(([, v, m]) => v % m);
   return bad.length ? `the WebAssembly kernels need ${bad.map(([n, v, m]) => `${n} (${v}) a multiple of ${m}`).join(", ")}` : null;
 }
@@ -50,7 +60,7 @@ export function wasmUnfit(c) {
 /** The engine's WebAssembly memory: byte offsets, 16-byte aligned, views fetched again after growth. */
 class Bf16Memory {
   constructor(k) {
-    this.k = k;                  // the kernels: permute8, gemv_bf16, gemm_bf16
+    this.k = k;                  // the kernels (permute8, gemv_bf16, gemm_bf16, swiglu, rowdots, mix) and relaxed
     this.top = 64;               // bytes in use; the first 64 left unused
   }
 
@@ -91,7 +101,7 @@ const kvBytes = (c) => 2 * c.num_hidden_layers * c.max_position_embeddings * c.n
 function frameBytes(c, T4) {
   const d = c.hidden_size, I = c.intermediate_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
   const floats = T4 * (d + Math.max(d, q) + Math.max(d, I, q) + q + 2 * kv + 2 * I) + Math.min(T4, HEAD_ROWS) * c.vocab_size;
-  return 4 * floats + 16 * 10;
+  return 4 * (floats + c.max_position_embeddings) + 16 * 11;
 }
 
 /**
@@ -120,6 +130,7 @@ export async function createLlamaWasm(config, w, tied) {
 export class LlamaWasm {
   constructor(config, tied, mem, at, norms, weightBytes) {
     this.kernel = "wasm";
+    this.simd = mem.k.relaxed ? "relaxed" : "simd128";   // which build of the kernels (bf16Kernels)
     this.config = config;
     this.tied = tied;
     this.dtype = "BF16";
@@ -158,6 +169,7 @@ export class LlamaWasm {
       v: take(T4 * this.kvw), gate: take(T4 * I), up: take(T4 * I),
     };
     this.at.logits = take(Math.min(T4, HEAD_ROWS) * c.vocab_size);
+    this.at.row = take(c.max_position_embeddings);                  // one query's scores, then probabilities
     this.mem.reserve(top);
     this.frameRows = T4;
     return this.at;
@@ -196,15 +208,14 @@ export class LlamaWasm {
       if (raw) out.rope = { layer: l, q: qv.slice(), k: kv.slice(), ...raw, invFreq: this.invFreq };
       f.copyWithin(kAt + past * kvw, K, K + T * kvw);                 // K, V rows into the cache
       f.copyWithin(vAt + past * kvw, Vv, Vv + T * kvw);
-      const att = attend(qv, f.subarray(kAt, kAt + (past + T) * kvw), f.subarray(vAt, vAt + (past + T) * kvw), T, past, c, keep.has(l));
-      f.set(att.out, Hh);
+      const att = this.attend(kAt, vAt, T, past, keep.has(l));       // heads [T, H·hd] into h
       this.input(at.h, T, T4, q);
       this.product(lw.o, at.x, T, T4, q, d, 1);                       // x += heads o_projᵀ
       rmsNormAt(f, X, f, Hh, ln.ln2, T, d, eps);
       this.input(at.h, T, T4, d);
       this.product(lw.gate, at.gate, T, T4, d, I, 0);
       this.product(lw.up, at.up, T, T4, d, I, 0);
-      const act = swiglu(f, at.gate >>> 2, at.up >>> 2, at.xp >>> 2, T, T4, I, mlp === l);
+      const act = this.swiglu(T, T4, I, mlp === l);
       if (act) out.mlp = { layer: l, gate: f.slice(at.gate >>> 2, (at.gate >>> 2) + T * I), up: f.slice(at.up >>> 2, (at.up >>> 2) + T * I), act };
       this.product(lw.down, at.x, T, T4, I, d, 1);                    // x += down(silu(gate) · up)
       out.attention.push(att.probs);
@@ -216,6 +227,48 @@ export class LlamaWasm {
     out.logitRows = logits === "last" ? 1 : T;
     out.logits = this.head(T - out.logitRows, out.logitRows);
     return out;
+  }
+
+  /**
+   * silu(gate) · up for rows [0, T) of the frame's gate and up [T, I], written by the kernel (its
+   * float32 e^x, within 2 ulp of Math.exp) straight into the permuted input xp, padded rows zero.
+   * -> the products as a Float32Array [T, I] (read back, un-permuted) when keep, else null.
+   */
+  swiglu(T, T4, I, keep) {
+    const at = this.at, P = at.xp >>> 2, f = this.mem.f;
+    this.mem.k.swiglu(at.gate, at.up, at.xp, T * I);
+    if (T4 > T && T > 1) f.fill(0, P + T * I, P + T4 * I);
+    if (!keep) return null;
+    const act = new Float32Array(T * I);
+    for (let i = 0; i < T * I; i++) { const j = i & 7; act[i] = f[P + (i & ~7) + (j & 1 ? 4 + (j >>> 1) : j >>> 1)]; }
+    return act;
+  }
+
+  /**
+   * Causal attention of the frame's q [T, H·hd] (after RoPE) over the cache's rows [0, past + T)
+   * of layer keys at float offset kAt, values at vAt, into the frame's h [T, H·hd]: llama-js.js's
+   * attend with its dot products and weighted sums done by the kernels (rowdots, mix: float32
+   * sums) and the softmax in JavaScript as there. -> {probs: [H, T, past + T] when keepProbs, else null}.
+   */
+  attend(kAt, vAt, T, past, keepProbs) {
+    const c = this.config, H = c.num_attention_heads, hd = c.head_dim, kvw = this.kvw, q = H * hd, group = H / c.num_key_value_heads;
+    const k = this.mem.k, f = this.mem.f, at = this.at, R = at.row >>> 2, scale = 1 / Math.sqrt(hd), Tk = past + T;
+    const probs = keepProbs ? new Float32Array(H * T * Tk) : null;
+    f.fill(0, at.h >>> 2, (at.h >>> 2) + T * q);                    // mix adds to the heads
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group) * hd;
+      for (let t = 0; t < T; t++) {
+        const qo = (t * H + h) * hd, n = past + t + 1;
+        k.rowdots(at.row, at.q + 4 * qo, 4 * (kAt + g), 4 * kvw, n, hd);   // row[j] = q_t · k_j
+        let max = -Infinity, sum = 0;
+        for (let j = 0; j < n; j++) { const v = (f[R + j] *= scale); if (v > max) max = v; }
+        for (let j = 0; j < n; j++) sum += (f[R + j] = Math.exp(f[R + j] - max));
+        for (let j = 0; j < n; j++) f[R + j] /= sum;
+        if (probs) probs.set(f.subarray(R, R + n), (h * T + t) * Tk);
+        k.mix(at.h + 4 * qo, at.row, 4, 4 * (vAt + g), 4 * kvw, n, hd);    // out_t = Σ_j row[j] v_j
+      }
+    }
+    return { probs };
   }
 
   /** Rows [0, T) of [T, K] floats at byte offset `src` -> the permuted input xp (permute8), padded rows zero. */
@@ -291,21 +344,6 @@ function rmsNormAt(src, s, dst, o, w, T, d, eps) {
   }
 }
 
-/**
- * silu(gate) · up for rows [0, T) (float offsets G, U, rows of I), written straight into the
- * permuted input at P (permute8's layout: each 8 as [0 2 4 6 | 1 3 5 7]), padded rows zero.
- * -> the products as a Float32Array [T, I] when keep, else null.
- */
-function swiglu(f, G, U, P, T, T4, I, keep) {
-  const act = keep ? new Float32Array(T * I) : null;
-  for (let i = 0; i < T * I; i++) {
-    const g = f[G + i], a = Math.fround((g / (1 + Math.exp(-g))) * f[U + i]), j = i & 7;
-    f[P + (i & ~7) + (j & 1 ? 4 + (j >>> 1) : j >>> 1)] = a;
-    if (act) act[i] = a;
-  }
-  if (T > 1) f.fill(0, P + T * I, P + T4 * I);
-  return act;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The streamed loader: a file's bytes written straight into the engine's memory as they arrive.
