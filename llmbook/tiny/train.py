@@ -54,6 +54,9 @@ class History:
         return out
 
 
+TRAIN_THREADS = 2     # torch threads while training: the same model on any machine (see train())
+
+
 def random_windows(data: np.ndarray, batch: int, T: int, gen: torch.Generator):
     """[B, T] inputs and their next-token targets from random offsets of ``data``."""
     if len(data) < T + 1:
@@ -83,14 +86,19 @@ def train(model: TinyTransformer, train_ids: np.ndarray, val_ids: np.ndarray,
 
     Deterministic algorithms are on while training: the embedding's backward pass
     otherwise accumulates gradients in a thread-dependent order, and two runs with
-    the same seed drift apart in the last digits.
+    the same seed drift apart in the last digits. The thread count is pinned too
+    (``TRAIN_THREADS``, whatever the machine or ``OMP_NUM_THREADS`` says): a build
+    with one torch thread trained a model whose attention chapter's checks failed.
+    Not handled: other CPUs' kernels (AVX-512 against AVX2) may still round differently.
     """
-    before = torch.are_deterministic_algorithms_enabled()
+    before, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(TRAIN_THREADS)
     try:
         return _train(model, train_ids, val_ids, cfg, progress)
     finally:
         torch.use_deterministic_algorithms(before)
+        torch.set_num_threads(threads)
 
 
 def train_step(model: TinyTransformer, opt: torch.optim.Optimizer,
