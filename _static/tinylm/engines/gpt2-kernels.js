@@ -4,19 +4,37 @@
 // dimension would pass 65,535 workgroups.
 //
 // The products read the weights as vec4 columns of the checkpoint's [in, out] layout (the
-// tied head reads wteᵀ [d, V4], stored transposed at load): each thread owns 4 adjacent
-// outputs of one row (linear1, a generated token) or of 4 rows (linear4, a prompt), and the
-// bias, the residual add and GELU are done in the same pass. On SwiftShader the vec4 loads
-// measured ~4× the one-float-per-thread product. Sizes must be multiples of 4 (n_embd,
-// 3·n_embd, 4·n_embd, V4 are); not handled: n_embd not a multiple of 4.
+// tied head reads wteᵀ [d, V4], stored transposed at load): each thread owns 4·COLUMNS
+// adjacent outputs of one row (linear1, a generated token) or of ROWS rows (linearRows, a
+// prompt), and the bias, the residual add and GELU are done in the same pass. On SwiftShader
+// the vec4 loads measured ~4× the one-float-per-thread product. N / 4 must be a multiple of
+// COLUMNS (n_embd, 3·n_embd, 4·n_embd and the padded V4 are when n_embd is a multiple of 8);
+// not handled: n_embd not a multiple of 8 (the engine refuses it and falls back to the CPU).
 
 const INDEX = /* wgsl */ `
 fn flat(gid: vec3<u32>, nw: vec3<u32>) -> u32 { return gid.x + gid.y * nw.x * 64u; }`;
 const ENTRY = "@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>)";
 
-/** Y[M, N] = X[M, K] @ W[K, N] (+ b) (+ D) (then gelu_new), R rows per thread (1 or 4), WG threads a workgroup. */
-function linear(R, WG) {
-  const rows = Array.from({ length: R }, (_, r) => r);
+/**
+ * Y[M, N] = X[M, K] @ W[K, N] (+ b) (+ D) (then gelu_new): each thread owns R rows (1, or ROWS
+ * for a prompt) times C adjacent vec4 columns (4·C outputs), WG threads a workgroup.
+ * SwiftShader loads every dynamically indexed storage value as a 4-lane gather per vec4
+ * component, so a prompt's product shares each X load among C columns and each W load among
+ * R rows (8 rows × 2 columns measured 1.4-1.5× the 4 × 1 product). A token's product keeps
+ * 1 row × 1 column: 2 columns, a k loop unrolled twice, or one weight vec4 live at a time
+ * (a += v.x·w0; ...) all measured the same or slower there. Each output's sum runs in the
+ * same k order whatever R and C are (the results do not change with them).
+ */
+function linear(R, C, WG) {
+  const rows = Array.from({ length: R }, (_, r) => r), cols = Array.from({ length: C }, (_, j) => j);
+  const acc = rows.flatMap((r) => cols.map((j) => `var a${r}_${j} = vec4<f32>();`)).join(" ");
+  const step = (kk) => `
+    {
+      let o = 4u * (${kk}) * n4 + c;
+      ${cols.map((j) => `let w${j}0 = W[o + ${j}u]; let w${j}1 = W[o + n4 + ${j}u]; let w${j}2 = W[o + 2u * n4 + ${j}u]; let w${j}3 = W[o + 3u * n4 + ${j}u];`).join("\n      ")}
+      ${rows.map((r) => `let v${r} = X[xb + ${r}u * k4 + ${kk}];\n      ` +
+        cols.map((j) => `a${r}_${j} += v${r}.x * w${j}0 + v${r}.y * w${j}1 + v${r}.z * w${j}2 + v${r}.w * w${j}3;`).join(" ")).join("\n      ")}
+    }`;
   return /* wgsl */ `
 // flags: 1 add the bias b [N], 2 add D [M, N] (the residual), 4 GELU (tanh form) last. offX in vec4s.
 struct U { M: u32, K: u32, N: u32, offX: u32, flags: u32 };
@@ -38,27 +56,28 @@ fn finish(acc: vec4<f32>, c: u32, o: u32) -> vec4<f32> {
   return y;
 }
 ${ENTRY.replace("64", WG)} {
-  let n4 = u.N / 4u; let k4 = u.K / 4u;
+  let n4 = u.N / 4u; let k4 = u.K / 4u; let nc = n4 / ${C}u;
   let i = flat(gid, nw);
-  if (i >= (u.M / ${R}u) * n4) { return; }
-  let c = i % n4; let r0 = (i / n4) * ${R}u; let xb = u.offX + r0 * k4;
-  ${rows.map((r) => `var a${r} = vec4<f32>();`).join(" ")}
-  for (var k = 0u; k < k4; k++) {
-    let o = 4u * k * n4 + c;
-    let w0 = W[o]; let w1 = W[o + n4]; let w2 = W[o + 2u * n4]; let w3 = W[o + 3u * n4];
-    ${rows.map((r) => `let v${r} = X[xb + ${r}u * k4 + k]; a${r} += v${r}.x * w0 + v${r}.y * w1 + v${r}.z * w2 + v${r}.w * w3;`).join("\n    ")}
+  if (i >= (u.M / ${R}u) * nc) { return; }
+  let c = (i % nc) * ${C}u; let r0 = (i / nc) * ${R}u; let xb = u.offX + r0 * k4;
+  ${acc}
+  for (var k = 0u; k < k4; k++) {${step("k")}
   }
-  ${rows.map((r) => `Y[(r0 + ${r}u) * n4 + c] = finish(a${r}, c, (r0 + ${r}u) * n4 + c);`).join("\n  ")}
+  ${rows.flatMap((r) => cols.map((j) => `Y[(r0 + ${r}u) * n4 + c + ${j}u] = finish(a${r}_${j}, c + ${j}u, (r0 + ${r}u) * n4 + c + ${j}u);`)).join("\n  ")}
 }`;
 }
 
 /** Threads per workgroup when not 64: a token's product over n_embd columns (192 threads)
  *  then spreads over 6 workgroups, which SwiftShader shares among the CPU's cores. */
-export const WORKGROUP = { linear1: 32 };
+export const WORKGROUP = { linear1: 32, linearRows: 64 };
+/** Adjacent vec4 columns per thread: N / 4 must be a multiple (the head's V is padded to 8). */
+export const COLUMNS = { linear1: 1, linearRows: 2 };
+/** Rows per thread of a prompt's product (linearRows): the engine pads a prompt's rows to it. */
+export const ROWS = 8;
 
 export const GPT2_KERNELS = {
-  linear1: linear(1, WORKGROUP.linear1),
-  linear4: linear(4, 64),
+  linear1: linear(1, COLUMNS.linear1, WORKGROUP.linear1),
+  linearRows: linear(ROWS, COLUMNS.linearRows, WORKGROUP.linearRows),
 
   // x[t, c] = wteᵀ[c, ids[t]] + wpe[past + t, c]  (wteᵀ: [d, V4])
   embedAt: `

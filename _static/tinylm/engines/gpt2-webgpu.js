@@ -1,7 +1,7 @@
 // GPT-2 on WebGPU: the forward pass with a KV cache, for the live-prompt page.
 //
 // The weights go up once, at load: each Conv1D weight in its [in, out] layout, the tied
-// head's wte stored transposed as wteᵀ [d, V4] (zero columns up to V4 = V rounded up to 4;
+// head's wte stored transposed as wteᵀ [d, V4] (zero columns up to V4 = V rounded up to 8, padV;
 // the embedding reads it by column), the KV cache's rows in GPU buffers of their own
 // (newCache). A forward records every layer's dispatches in one compute pass, makes ONE queue
 // submission, and maps ONE staging buffer: the logits and what the caller asked for (the
@@ -13,10 +13,10 @@
 // is 154 MB, over WebGPU's default 128 MiB binding limit: the device is asked for the
 // adapter's own limits). Not handled: several devices, training, two forwards at once (they
 // queue), a device too small for the weights (the error names the size and createGPT2 falls
-// back to the CPU engine).
+// back to the CPU engine), n_embd not a multiple of 8 (the products' vec4 pairs; an error too).
 
 import { checkIds, embed, KVCache, keptLayers, lens } from "./gpt2-common.js";
-import { GPT2_KERNELS, WORKGROUP } from "./gpt2-kernels.js";
+import { COLUMNS, GPT2_KERNELS, ROWS, WORKGROUP } from "./gpt2-kernels.js";
 import { KERNELS } from "./kernels.js";
 
 const UNIFORM_BYTES = 64;               // one op's uniforms (at most 16 u32)
@@ -27,6 +27,7 @@ export async function createGPT2GPU(config, w, gpu) {
   if (!gpu) throw new Error("this browser has no WebGPU (navigator.gpu is missing)");
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error("WebGPU is present but offered no adapter (blocked or no usable GPU)");
+  if (config.n_embd % 8) throw new Error(`the WebGPU kernels need n_embd a multiple of 8, not ${config.n_embd}`);
   const need = w.wte.byteLength, lim = adapter.limits;
   if (lim.maxStorageBufferBindingSize < need || lim.maxBufferSize < need) {
     throw new Error(`this GPU binds at most ${(lim.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB per buffer; ` +
@@ -92,7 +93,7 @@ class GPT2GPU {
 
   /** wte [V, d] -> a buffer holding wteᵀ [d, V4], written 32 rows at a time (no 154 MB host copy). */
   uploadTransposed(wte) {
-    const { vocab_size: V, n_embd: d } = this.config, V4 = Math.ceil(V / 4) * 4, rows = 32;
+    const { vocab_size: V, n_embd: d } = this.config, V4 = padV(V), rows = 32;
     const buf = this.device.createBuffer({ size: d * V4 * 4, usage: usage().storage });
     const block = new Float32Array(rows * V4);               // columns V..V4 stay zero
     for (let c0 = 0; c0 < d; c0 += rows) {
@@ -125,8 +126,8 @@ class GPT2GPU {
 
   /**
    * The same contract as the CPU engine's forward (gpt2.js), plus residual: false (no residual,
-   * qkv or lnf rows read back: null). Prompt rows are padded to a multiple of 4 (T4) for the
-   * 4-row product; pad rows start at zero, attention and the cache see only the T real rows,
+   * qkv or lnf rows read back: null). Prompt rows are padded to a multiple of ROWS (T4) for the
+   * ROWS-row product; pad rows start at zero, attention and the cache see only the T real rows,
    * and nothing of the padding is read back. A generated token (T = 1) runs unpadded.
    */
   forward(ids, opts = {}) {
@@ -186,7 +187,7 @@ class GPT2GPU {
     if (T === 1 && old && old.key === key && old.cache === cache) return old;
     if (T === 1 && old) { this.release(old); this.stepPlan = null; }
     const { n_embd: d, n_layer: L, n_head: H, vocab_size: V, n_positions: C } = this.config;
-    const T4 = T === 1 ? 1 : Math.ceil(T / 4) * 4, V4 = Math.ceil(V / 4) * 4, cap = T === 1 ? C : Tk, owned = [];
+    const T4 = T === 1 ? 1 : Math.ceil(T / ROWS) * ROWS, V4 = padV(V), cap = T === 1 ? C : Tk, owned = [];
     const buf = (n) => { const b = this.buffer(n); owned.push(b); return b; };
     const shared = (n) => { let b = null; return () => (b = b || buf(n)); };
     const scratchQKV = shared(T4 * 3 * d), scratchProbs = shared(H * T * cap);
@@ -214,9 +215,11 @@ class GPT2GPU {
   program(p, past) {
     const { n_embd: d, n_layer: L, n_head: H } = this.config, W = this.w, { T, T4, V4 } = p, ops = [];
     const op = (name, values, buffers, threads) => ops.push({ name, values, buffers, threads });
-    // Y[M, N] = X[M, K] @ Wt (+ b) (+ D) (GELU): one row per thread for a token, four for a prompt
-    const linear = (X, offX, M, K, N, [Wt, b], flags, D, Y) => op(M === 1 ? "linear1" : "linear4", [M, K, N, offX, flags],
-      [X, Wt, b || W.zero, D || W.zero, Y], (M === 1 ? 1 : M / 4) * (N / 4));
+    // Y[M, N] = X[M, K] @ Wt (+ b) (+ D) (GELU): one row per thread for a token, ROWS for a prompt
+    const linear = (X, offX, M, K, N, [Wt, b], flags, D, Y) => {
+      const name = M === 1 ? "linear1" : "linearRows";
+      op(name, [M, K, N, offX, flags], [X, Wt, b || W.zero, D || W.zero, Y], (M === 1 ? 1 : M / ROWS) * (N / 4 / COLUMNS[name]));
+    };
     op("embedAt", [T, d, past, V4], [p.ids, W.wteT, W.wpe, p.xs[0]], T * d);
     for (let l = 0; l < L; l++) {
       const lw = W.layers[l], [keys, values] = p.kv[l], qkv = p.qkv[l];
@@ -286,6 +289,12 @@ class GPT2GPU {
   lens(row) { return lens(this.host, row, this.config.n_embd); }
 
   destroy() { this.device.destroy(); }
+}
+
+/** V rounded up so the head's V4 / 4 vec4 columns split evenly among a thread's COLUMNS. */
+function padV(V) {
+  const m = 4 * Math.max(COLUMNS.linear1, COLUMNS.linearRows);
+  return Math.ceil(V / m) * m;
 }
 
 /** [rows4, V4] -> [rows, V] */
