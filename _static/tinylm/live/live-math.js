@@ -131,3 +131,12 @@ export function bytes(n) {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
   return `${n} B`;
 }
+
+/** The k largest logits' ids and their softmax probabilities. */
+export function top(logits, k) {
+  let max = -Infinity, sum = 0;
+  for (const v of logits) if (v > max) max = v;
+  for (const v of logits) sum += Math.exp(v - max);
+  const ids = topK(logits, k);
+  return { ids, probs: ids.map((i) => Math.exp(logits[i] - max) / sum) };
+}

@@ -1,7 +1,7 @@
 // The live page's engine host: distilgpt2 (gpt2.js) runs here, in a Web Worker, so the
 // page stays responsive while it computes. live.js talks to it with one message per call
 // and keeps none of the weights; the same host also runs on the page itself when this
-// browser will not start a worker (connect() in live.js says so on the page).
+// browser will not start a worker (connect() in host.js says so on the page).
 //
 //   serve(self)                   in the worker: answer {id, op, args} with {id, result} or {id, error}
 //   const call = createHost()     anywhere: await call(op, args) -> {result, transfer}
@@ -25,8 +25,9 @@
 // between tokens, on the page's side), a worker the browser ends without an error event (out
 // of memory: the page then waits on its call).
 
+import { own, serveHost } from "./host.js";
 import { createGPT2, parseSafetensors } from "../engines/gpt2.js";
-import { attentionView, logitsSummary, pick, topK } from "./live-math.js";
+import { attentionView, logitsSummary, pick, top } from "./live-math.js";
 import { mulberry32 } from "../engines/rng.js";
 
 export function createHost() {
@@ -97,31 +98,9 @@ export function createHost() {
   };
 }
 
-/** In a worker: answer the page's calls in order; "ready" once listening. */
+/** In a worker: answer the page's calls in order; "ready" once listening (host.js). */
 export function serve(scope) {
-  const call = createHost();
-  let queue = Promise.resolve();
-  scope.addEventListener("message", (e) => {
-    const { id, op, args } = e.data || {};
-    queue = queue.then(async () => {
-      try {
-        const { result, transfer } = await call(op, args);
-        scope.postMessage({ id, result }, transfer);
-      } catch (err) {
-        scope.postMessage({ id, error: { name: err && err.name, message: err && err.message ? err.message : String(err) } });
-      }
-    });
-  });
-  scope.postMessage({ ready: true, gpu: Boolean(scope.navigator && scope.navigator.gpu) });
-}
-
-/** The k largest logits' ids and their softmax probabilities. */
-function top(logits, k) {
-  let max = -Infinity, sum = 0;
-  for (const v of logits) if (v > max) max = v;
-  for (const v of logits) sum += Math.exp(v - max);
-  const ids = topK(logits, k);
-  return { ids, probs: ids.map((i) => Math.exp(logits[i] - max) / sum) };
+  serveHost(scope, createHost);
 }
 
 function join(chunks) {
@@ -142,22 +121,4 @@ async function save({ cache, url }, buffer) {
   } catch {
     return false;                                 // quota or storage blocked: the page works without it
   }
-}
-
-/**
- * The result with every typed array copied into a buffer of its own, and those buffers
- * listed for transfer: the engine's arrays may be views into its WebAssembly memory or
- * buffers it reuses, which must neither be cloned whole nor detached.
- */
-function own(result) {
-  const transfer = [];
-  const walk = (v) => {
-    if (ArrayBuffer.isView(v)) { const c = v.slice(); transfer.push(c.buffer); return c; }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    }
-    return v;
-  };
-  return { result: walk(result), transfer };
 }

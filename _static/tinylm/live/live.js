@@ -15,6 +15,7 @@
 // (it starts again), several models at once.
 
 import { el, field, fromBase64, select } from "../common/dom.js";
+import { connect, loadScript, nextFrame } from "./host.js";
 import { createHost } from "./live-worker.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,
@@ -27,7 +28,7 @@ export function mountLive(root, data, tokenizer, { workerSource } = {}) {
   const url = new URLSearchParams(location.search).get("weights") || data.weights_url;
   const ui = buildControls(root, data, url);
   ui.special = data.special_tokens || {};
-  const state = { model: null, source: null, busy: false, stop: false, host: connect(workerSource) };
+  const state = { model: null, source: null, busy: false, stop: false, host: connect(workerSource, createHost) };
   const say = (text, kind = "note") => { ui.message.textContent = text; ui.message.dataset.kind = kind; };
   state.host.then((host) => {
     root.dataset.host = host.where;
@@ -300,101 +301,7 @@ async function checkParity(state, ui, data, tokenizer) {
 }
 
 /** A new task after the next frame is drawn (or 50 ms, where frames are paused: a hidden tab). */
-function nextFrame() {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, 50);
-    requestAnimationFrame(() => { clearTimeout(timer); setTimeout(resolve, 0); });
-  });
-}
-
-/** A new task, unthrottled: the page takes input between two calls of the host running on it. */
-function nextTask() {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => { port1.close(); resolve(); };
-    port2.postMessage(null);
-  });
-}
-
-/**
- * The engine host: a Web Worker started from `source` (the bundle's own text, as a blob: URL)
- * -> {where: "worker", call(op, args, transfer)}; where this browser starts none (or it does
- * not answer within `timeout` ms), the host on this page -> {where: "page", reason, call}.
- */
-export async function connect(source, { timeout = 30_000 } = {}) {
-  let reason = "no worker script";
-  if (source && typeof Worker === "function") {
-    try {
-      return await startWorker(source, timeout);
-    } catch (err) {
-      reason = err && err.message ? err.message : String(err);
-    }
-  } else if (source) {
-    reason = "Web Workers are not available";
-  }
-  const run = createHost();
-  return { where: "page", reason, async call(op, args) {
-    await nextTask();                                           // let the page draw, and Stop be clicked, between calls
-    return (await run(op, args)).result;
-  } };
-}
-
-function startWorker(source, timeout) {
-  return new Promise((resolve, reject) => {
-    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-    let worker;
-    try {
-      worker = new Worker(url);
-    } catch (err) {
-      URL.revokeObjectURL(url);
-      reject(err);
-      return;
-    }
-    const pending = new Map();
-    let next = 1, ready = false;
-    const timer = setTimeout(() => { worker.terminate(); reject(new Error(`the worker did not start in ${timeout / 1000} s`)); }, timeout);
-    const call = (op, args = {}, transfer = []) => new Promise((res, rej) => {
-      const id = next++;
-      pending.set(id, { res, rej });
-      worker.postMessage({ id, op, args }, transfer);
-    });
-    worker.addEventListener("message", (e) => {
-      const { id, result, error } = e.data || {};
-      if (e.data && e.data.ready) {
-        ready = true;
-        clearTimeout(timer);
-        URL.revokeObjectURL(url);
-        resolve({ where: "worker", gpu: e.data.gpu, call, worker });
-        return;
-      }
-      const p = pending.get(id);
-      if (!p) return;
-      pending.delete(id);
-      if (error) p.rej(Object.assign(new Error(error.message), { name: error.name || "Error" }));
-      else p.res(result);
-    });
-    worker.addEventListener("error", (e) => {
-      e.preventDefault();
-      const message = e.message || "the engine's worker stopped";
-      if (!ready) { clearTimeout(timer); worker.terminate(); reject(new Error(message)); return; }
-      for (const p of pending.values()) p.rej(new Error(message));
-      pending.clear();
-    });
-  });
-}
-
 /** The CPU engine's threads for the engine line: "2 threads", or "1 thread (why)". */
 export function threadsLabel({ threads = 1, threadsWhy = null }) {
   return threads > 1 ? `${threads} threads` : `1 thread${threadsWhy ? ` (${threadsWhy})` : ""}`;
-}
-
-function loadScript(src, global) {
-  if (window[global]) return Promise.resolve(window[global]);
-  return new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = src;
-    s.onload = () => (window[global] ? resolve(window[global]) : reject(new Error(`${src} did not define ${global}`)));
-    s.onerror = () => reject(new Error(`${src} could not be loaded`));
-    document.head.append(s);
-  });
 }

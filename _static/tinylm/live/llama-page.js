@@ -16,6 +16,7 @@ import { el, field, fromBase64, select } from "../common/dom.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
 import { renderSample, renderSoftmax } from "./live-steps.js";
 import { chatIds, decodePieces, memoryAdvice } from "./llama-math.js";
+import { connect, loadScript, nextFrame } from "./host.js";
 import { createHost } from "./llama-worker.js";
 import { renderAttentionHead, renderEmbed, renderFinal, renderGqa, renderHeadLogits, renderInput, renderLayers, renderLoop, renderRmsNorm,
   renderRope, renderSwiglu, renderTokens, templateNodes, visible } from "./llama-steps.js";
@@ -26,7 +27,7 @@ const MAX_QUESTION_CHARS = 20_000;
 export function mountLlama(root, data, tokenizer, pieces, { workerSource } = {}) {
   const params = new URLSearchParams(location.search), url = params.get("weights") || data.weights_url;
   const ui = buildControls(root, data, url);
-  const state = { model: null, busy: false, stop: false, host: connect(workerSource), pass: null, ids: null };
+  const state = { model: null, busy: false, stop: false, host: connect(workerSource, createHost), pass: null, ids: null };
   const special = data.special_tokens;
   const piece = (id) => special[id] ?? readable(tokenizer, id);
   const say = (text, kind = "note") => { ui.message.textContent = text; ui.message.dataset.kind = kind; };
@@ -329,96 +330,3 @@ async function checkParity(state, ui, data, tokenizer) {
 }
 
 const prob = (p) => (p >= 0.01 ? p.toFixed(2) : p.toExponential(1));
-
-function nextFrame() {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, 50);
-    requestAnimationFrame(() => { clearTimeout(timer); setTimeout(resolve, 0); });
-  });
-}
-
-function nextTask() {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => { port1.close(); resolve(); };
-    port2.postMessage(null);
-  });
-}
-
-/**
- * The engine host: a Web Worker started from `source` -> {where: "worker", call(op, args, transfer, onProgress)};
- * where none starts (or it does not answer within `timeout` ms), the host on this page -> {where: "page", reason, call}.
- */
-export async function connect(source, { timeout = 30_000 } = {}) {
-  let reason = "no worker script";
-  if (source && typeof Worker === "function") {
-    try {
-      return await startWorker(source, timeout);
-    } catch (err) {
-      reason = err && err.message ? err.message : String(err);
-    }
-  } else if (source) {
-    reason = "Web Workers are not available";
-  }
-  const run = createHost();
-  return { where: "page", reason, async call(op, args, transfer, onProgress) {
-    await nextTask();
-    return (await run(op, args, onProgress)).result;
-  } };
-}
-
-function startWorker(source, timeout) {
-  return new Promise((resolve, reject) => {
-    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-    let worker;
-    try {
-      worker = new Worker(url);
-    } catch (err) {
-      URL.revokeObjectURL(url);
-      reject(err);
-      return;
-    }
-    const pending = new Map();
-    let next = 1, ready = false;
-    const timer = setTimeout(() => { worker.terminate(); reject(new Error(`the worker did not start in ${timeout / 1000} s`)); }, timeout);
-    const call = (op, args = {}, transfer = [], onProgress = null) => new Promise((res, rej) => {
-      const id = next++;
-      pending.set(id, { res, rej, onProgress });
-      worker.postMessage({ id, op, args }, transfer);
-    });
-    worker.addEventListener("message", (e) => {
-      const { id, result, error, progress: p } = e.data || {};
-      if (e.data && e.data.ready) {
-        ready = true;
-        clearTimeout(timer);
-        URL.revokeObjectURL(url);
-        resolve({ where: "worker", gpu: e.data.gpu, call, worker });
-        return;
-      }
-      const waiting = pending.get(id);
-      if (!waiting) return;
-      if (p) { if (waiting.onProgress) waiting.onProgress(p); return; }
-      pending.delete(id);
-      if (error) waiting.rej(Object.assign(new Error(error.message), { name: error.name || "Error" }));
-      else waiting.res(result);
-    });
-    worker.addEventListener("error", (e) => {
-      e.preventDefault();
-      const message = e.message || "the engine's worker stopped";
-      if (!ready) { clearTimeout(timer); worker.terminate(); reject(new Error(message)); return; }
-      for (const w of pending.values()) w.rej(new Error(message));
-      pending.clear();
-    });
-  });
-}
-
-function loadScript(src, global) {
-  if (window[global]) return Promise.resolve(window[global]);
-  return new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = src;
-    s.onload = () => (window[global] ? resolve(window[global]) : reject(new Error(`${src} did not define ${global}`)));
-    s.onerror = () => reject(new Error(`${src} could not be loaded`));
-    document.head.append(s);
-  });
-}

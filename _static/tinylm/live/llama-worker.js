@@ -20,9 +20,10 @@
 // Not handled: cancelling a call already running (Stop acts between tokens, on the page's side), a
 // worker the browser ends without an error event (out of memory: the page then waits on its call).
 
+import { own, serveHost } from "./host.js";
 import { mulberry32 } from "../engines/rng.js";
 import { loadWeights } from "./llama-load.js";
-import { logitsSummary, pick, topK } from "./live-math.js";
+import { logitsSummary, pick, top } from "./live-math.js";
 
 const KEEP_ROWS = 12;                  // rows of each residual sent to the page (the last ones)
 const MAX_ATTENTION = 256;             // longer prompts: no [H, T, T] maps
@@ -80,23 +81,9 @@ export function createHost() {
   };
 }
 
-/** In a worker: answer the page's calls in order; "ready" once listening. */
+/** In a worker: answer the page's calls in order; "ready" once listening (host.js). */
 export function serve(scope) {
-  const call = createHost();
-  let queue = Promise.resolve();
-  scope.addEventListener("message", (e) => {
-    const { id, op, args } = e.data || {};
-    queue = queue.then(async () => {
-      try {
-        const { result, transfer } = await call(op, args, (progress) => scope.postMessage({ id, progress }));
-        scope.postMessage({ id, result }, transfer);
-      } catch (err) {
-        scope.postMessage({ id, error: { name: err && err.name, message: err && err.message ? err.message : String(err) } });
-      }
-    });
-  });
-  scope.postMessage({ ready: true, gpu: Boolean(scope.navigator && scope.navigator.gpu),
-    deviceMemory: (scope.navigator && scope.navigator.deviceMemory) || null });
+  serveHost(scope, createHost, { deviceMemory: (scope.navigator && scope.navigator.deviceMemory) || null });
 }
 
 /** forward's options for one layer's details: RoPE's q and k, SwiGLU's gate and up, its attention. */
@@ -119,28 +106,4 @@ function lastRows(residual, T, d) {
   return residual.map((r) => r.slice(from, T * d));
 }
 
-/** The k largest logits' ids and their softmax probabilities. */
-function top(logits, k) {
-  let max = -Infinity, sum = 0;
-  for (const v of logits) if (v > max) max = v;
-  for (const v of logits) sum += Math.exp(v - max);
-  const ids = topK(logits, k);
-  return { ids, probs: ids.map((i) => Math.exp(logits[i] - max) / sum) };
-}
-
 const cacheOf = (c) => ({ length: c.length, bytes: c.bytes });
-
-/** The result with every typed array copied into a buffer of its own, listed for transfer (the engine's
- *  arrays may be views into its WebAssembly memory, which must neither be cloned whole nor detached). */
-function own(result) {
-  const transfer = [];
-  const walk = (v) => {
-    if (ArrayBuffer.isView(v)) { const c = v.slice(); transfer.push(c.buffer); return c; }
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    }
-    return v;
-  };
-  return { result: walk(result), transfer };
-}
