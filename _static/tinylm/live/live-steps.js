@@ -25,14 +25,17 @@ export function stepSection(i, summary) {
   return s;
 }
 
-function bar(value, max, colour, label) {
+export function bar(value, max, colour, label) {
   const track = el("span", { class: "tlm-bar-track", role: "img", "aria-label": label });
   track.append(el("span", { class: "tlm-bar", style: `width: ${Math.max(0, Math.min(100, (100 * value) / max))}%; background: ${colour}` }));
   return track;
 }
 
-function table(head, rows) {
+/** A table of head and rows (a row's cells: text, or a Node), in a box that scrolls sideways and says so
+ *  when it is wider than the screen. */
+export function table(head, rows, caption) {
   const t = el("table", { class: "table llmbook-live-table" }), tr = el("tr");
+  if (caption) t.append(el("caption", { text: caption }));
   head.forEach((h) => tr.append(el("th", { scope: "col", text: h })));
   t.append(el("thead", {}, tr));
   const body = el("tbody");
@@ -42,7 +45,15 @@ function table(head, rows) {
     body.append(row);
   }
   t.append(body);
-  return el("div", { class: "llmbook-live-scroll" }, t);
+  return scrollBox(t);
+}
+
+/** t in a box that scrolls sideways, with a hint shown only while it is wider than the screen. */
+export function scrollBox(t) {
+  const hint = el("small", { class: "llmbook-live-scroll-hint", hidden: true, text: "Wider than the screen: scroll the table sideways →" });
+  const box = el("div", { class: "llmbook-live-scroll" }, t), wrap = el("div", {}, hint, box);
+  if (typeof ResizeObserver === "function") new ResizeObserver(() => { hint.hidden = box.scrollWidth <= box.clientWidth + 1; }).observe(box);
+  return wrap;
 }
 
 export function renderInput(text, cut) {
@@ -105,7 +116,8 @@ export function renderAttention(view, piece, ids, layer, head) {
   return box;
 }
 
-function heatFigure(caption, values, n, kind) {
+/** values [n × n] as a canvas: kind "seq" 0…1 white to red, else diverging around 0 (−∞ grey). */
+export function heatFigure(caption, values, n, kind) {
   const canvas = el("canvas", { width: n, height: n, role: "img", "aria-label": `${caption}: ${n} × ${n} heatmap` });
   const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
   let scale = 0;

@@ -7,34 +7,11 @@
 
 import { el } from "../common/dom.js";
 import { bytes, rowNorm } from "./live-math.js";
-import { COLOURS, num, prob, renderLogits, stepSection } from "./live-steps.js";
+import { bar, COLOURS, heatFigure, num, prob, renderLogits, scrollBox, stepSection, table } from "./live-steps.js";
 import { gqaGroups, groupRows, headStages, kvBytes, ropeView, rmsView, swigluView } from "./llama-math.js";
 
 export const visible = (s) => s.replace(/ /g, "\u2423").replace(/\n/g, "\u21b5");
 const count = (n) => n.toLocaleString("en");
-
-export function table(head, rows, caption) {
-  const t = el("table", { class: "table llmbook-live-table" }), tr = el("tr");
-  if (caption) t.append(el("caption", { text: caption }));
-  head.forEach((h) => tr.append(el("th", { scope: "col", text: h })));
-  t.append(el("thead", {}, tr));
-  const body = el("tbody");
-  for (const r of rows) {
-    const row = el("tr");
-    r.forEach((c) => row.append(c instanceof Node ? el("td", {}, c) : el("td", { text: String(c) })));
-    body.append(row);
-  }
-  t.append(body);
-  return scrollBox(t);
-}
-
-/** A table in a box that scrolls sideways, with a line that says so whenever it is wider than the box. */
-function scrollBox(t) {
-  const hint = el("small", { class: "llmbook-llama-scroll-hint", hidden: true, text: "Wider than the screen: scroll the table sideways →" });
-  const box = el("div", { class: "llmbook-live-scroll" }, t), wrap = el("div", {}, hint, box);
-  if (typeof ResizeObserver === "function") new ResizeObserver(() => { hint.hidden = box.scrollWidth <= box.clientWidth + 1; }).observe(box);
-  return wrap;
-}
 
 // Inline styles (the site's stylesheet knows only the distilgpt2 page): text colour inherited, so both themes read.
 export const SPECIAL_STYLE = "border: 2px dashed #8172b2; background: transparent; color: inherit; font-weight: 600; padding: 0 0.25em; border-radius: 4px;";
@@ -118,12 +95,6 @@ export function renderLayers(pass, piece, config) {
     "stream and nothing takes it away. The RMSNorm in front of each attention, each SwiGLU and the head rescales what it reads, so the " +
     "growth does not blow up the next layer's input." }));
   return s;
-}
-
-function bar(value, max, colour, label) {
-  const track = el("span", { class: "tlm-bar-track", role: "img", "aria-label": label });
-  track.append(el("span", { class: "tlm-bar", style: `width: ${Math.max(0, Math.min(100, (100 * value) / max))}%; background: ${colour}` }));
-  return track;
 }
 
 /** RMSNorm of the last position entering block 0, and the final norm's output. */
@@ -234,23 +205,6 @@ export function renderAttentionHead(detail, config, piece, ids, head) {
   box.append(el("p", { text: `These stages, recomputed here from layer ${detail.layer}'s rotated Q and K (KV head ${st.kvHead}), equal the engine's own ` +
     `attention for head ${head}: max |Δ| ${st.delta.toExponential(1)}.` }));
   return box;
-}
-
-function heatFigure(caption, values, n, kind) {
-  const canvas = el("canvas", { width: n, height: n, role: "img", "aria-label": `${caption}: ${n} × ${n} heatmap` });
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
-  let scale = 0;
-  for (const v of values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < n * n; i++) {
-    const v = values[i];
-    let rgb;
-    if (!Number.isFinite(v)) rgb = [120, 120, 120];
-    else if (kind === "seq") rgb = [255 - 59 * v, 255 - 177 * v, 255 - 188 * v];
-    else { const t = v / (scale || 1), k = Math.abs(t); rgb = t < 0 ? [255 - 222 * k, 255 - 153 * k, 255 - 83 * k] : [255 - 77 * k, 255 - 231 * k, 255 - 212 * k]; }
-    img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * i);
-  }
-  ctx.putImageData(img, 0, 0);
-  return el("figure", {}, canvas, el("figcaption", { text: `${caption} (${kind === "seq" ? "0 … 1" : `±${num(scale, 2)}`})` }));
 }
 
 /** SwiGLU for the last token of one layer. */
