@@ -22,6 +22,24 @@ ENGINE_CONFIG = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_l
                  "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps", "max_position_embeddings")
 
 
+TEXTS = ["Name three primary colors.", "Emoji 🦙🔥 and CJK 漢字かな한글 in one prompt: 👩‍👩‍👧 ありがとう"]
+
+
+def case_prompts() -> list[list[int]]:
+    """The cases' prompts as TinyLlama's tokenizer gives them: plain, emoji and CJK (byte fallback),
+    a chat-templated CJK question, and the lone <s>."""
+    from llmbook.lm.specs import get_spec
+    from llmbook.lm.tokenizers import encode_prompt, offline_tokenizer
+
+    spec = get_spec("tinyllama")
+    tok = offline_tokenizer(spec)
+    ids = [encode_prompt(spec, tok, TEXTS[0]), encode_prompt(spec, tok, TEXTS[1]),
+           encode_prompt(spec, tok, "你好，羊驼 🦙 能说中文吗？", chat=True), [1]]
+    assert ids[0] == [1, 4408, 2211, 7601, 11955, 29889]             # CONTRACTS §2
+    assert any(i < 259 for i in ids[1][1:])                          # byte-fallback pieces (emoji) are in play
+    return ids
+
+
 def random_llama(path: Path, config: dict = SMALL, seed: int = 0, dtype=torch.bfloat16) -> Path:
     """A Llama whose every tensor is random (norm weights around 1), saved as the hub saves
     TinyLlama: ``model.``-prefixed names, an untied ``lm_head.weight``, bfloat16; config.json beside it."""

@@ -14,26 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.widget.llama_cases import (BOUND, ENGINE_CONFIG, SMALL, case_file, f32, load_reference_model, max_deltas,
+from tests.widget.llama_cases import (BOUND, ENGINE_CONFIG, SMALL, case_file, case_prompts, f32, load_reference_model, max_deltas,
                                       random_llama, reference)
 from tests.widget.node import ROOT, node
 
 CHECK = (ROOT / "tests" / "widget" / "llama-check.mjs").as_uri()
-TEXTS = ["Name three primary colors.", "Emoji 🦙🔥 and CJK 漢字かな한글 in one prompt: 👩‍👩‍👧 ありがとう"]
-
-
 @pytest.fixture(scope="module")
 def prompts():
-    from llmbook.lm.specs import get_spec
-    from llmbook.lm.tokenizers import encode_prompt, offline_tokenizer
-
-    spec = get_spec("tinyllama")
-    tok = offline_tokenizer(spec)
-    ids = [encode_prompt(spec, tok, TEXTS[0]), encode_prompt(spec, tok, TEXTS[1]),
-           encode_prompt(spec, tok, "你好，羊驼 🦙 能说中文吗？", chat=True), [1]]
-    assert ids[0] == [1, 4408, 2211, 7601, 11955, 29889]             # CONTRACTS §2
-    assert any(i < 259 for i in ids[1][1:])                          # byte-fallback pieces (emoji) are in play
-    return ids
+    return case_prompts()
 
 
 @pytest.fixture(scope="module")
