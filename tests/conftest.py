@@ -122,14 +122,19 @@ def tinyllama_file(tmp_path_factory) -> Path:
     ``write_checkpoint("tinyllama", ..., seed=0)``), written once per run and shared by the
     workers. Read-only: a test that wants a config.json beside it links the file into its own
     folder (``(tmp_path / "model.safetensors").symlink_to(tinyllama_file)``)."""
+    return shared_checkpoint(tmp_path_factory, "tinyllama", "tinyllama-full")
+
+
+def shared_checkpoint(tmp_path_factory, model: str, name: str) -> Path:
+    """``write_checkpoint(model, ..., seed=0)`` as ``<run folder>/<name>/model.safetensors``, written
+    once per run under a lock (the xdist workers share it; a half-written file is never seen)."""
     from llmbook.testing.hub import write_checkpoint
 
-    folder = run_folder(tmp_path_factory) / "tinyllama-full"
-    with exclusive(folder.with_name("tinyllama-full.lock")):
+    folder = run_folder(tmp_path_factory) / name
+    with exclusive(folder.with_name(f"{name}.lock")):
         if not (folder / "model.safetensors").is_file():
             folder.mkdir(exist_ok=True)
-            write_checkpoint("tinyllama", folder / "model.safetensors.part", seed=0).rename(
-                folder / "model.safetensors")
+            write_checkpoint(model, folder / "model.safetensors.part", seed=0).rename(folder / "model.safetensors")
     return folder / "model.safetensors"
 
 

@@ -57,13 +57,6 @@ def visits(site, base_url, chromium, tmp_path_factory):
 def distilgpt2_file(tmp_path_factory):
     """The book's stand-in distilgpt2 as the hub serves it: float32 model.safetensors, 353 MB.
     Written once per run: under xdist into the run's folder shared by the workers, under a lock."""
-    from llmbook.testing.hub import write_checkpoint
-    from tests.conftest import exclusive, run_folder
+    from tests.conftest import shared_checkpoint
 
-    folder = run_folder(tmp_path_factory) / "distilgpt2"
-    with exclusive(folder.with_name("distilgpt2.lock")):
-        if not (folder / "model.safetensors").is_file():
-            folder.mkdir(exist_ok=True)
-            write_checkpoint("distilgpt2", folder / "model.safetensors.part", seed=0).rename(
-                folder / "model.safetensors")
-    return folder / "model.safetensors"
+    return shared_checkpoint(tmp_path_factory, "distilgpt2", "distilgpt2")
