@@ -341,9 +341,9 @@ def test_the_parity_badge_with_the_full_size_standin(chromium, base_url, tinylla
         SUMMARY.append(f"try/llama loading the {size / 1e9:.2f} GB stand-in from disk: the worker's Chromium process grew by {grew:.2f}× "
                        f"the file ({rss.grew / 1e9:.2f} GB; its resident size peaked at {rss.peak / 1e9:.2f} GB); the engine's "
                        f"WebAssembly memory is {wasm / size if wasm else float('nan'):.2f}× the file")
-        # the target is 1.3× (measured 1.26, 1.28, 1.31: the stream's spent chunks wait for the
-        # garbage collector); the assert is that no second copy is ever held, with room for that timing
-        assert grew <= 1.4, grew
+        # the bound: 1.3× the file. The file is read into one reused 4 MiB buffer (llama-load.js chunkReader), so
+        # no spent chunks wait for the garbage collector: measured 1.007× (the default reader's chunks gave 1.18-1.35×)
+        assert grew <= 1.3, grew
         page.get_by_role("button", name="Check against PyTorch").click()
         page.wait_for_function("document.body.innerText.includes('parity: max')", timeout=900_000)
         badge = page.locator("#llmbook-llama .tlm-badge", has_text="parity:").inner_text()

@@ -214,6 +214,39 @@ def test_streamed_loader_gives_the_files_tensors(small):
     assert got == {"total": got["size"], "size": got["size"], "names": True, "same": True, "kind": "Uint16Array"}
 
 
+
+def test_one_reused_buffer_feeds_the_loader(small):
+    """The page reads the file through llama-load.js's chunkReader: a byte stream (as Blob.stream() is) into one
+    buffer read into again and again, a plain stream chunk by chunk. A byte stream that gives 1,000 bytes a read
+    makes the header span several reads of that one buffer (the loader must copy what it keeps); pushed through
+    llamaLoader read by read, the tensors equal the file's."""
+    got = node(f"""
+        const fs = await import("node:fs");
+        const {{ chunkReader }} = await import(tinylm + "/live/llama-load.js");
+        const {{ parseSafetensors, llamaLoader }} = await import(tinylm + "/engines/llama.js");
+        const b = new Uint8Array(fs.readFileSync({json.dumps(str(small))}));
+        const config = JSON.parse(fs.readFileSync({json.dumps(str(small.parent / "config.json"))}, "utf8"));
+        const want = parseSafetensors(b.slice().buffer, {{ bf16: "view" }});
+        const same = (x, y) => x.length === y.length && x.every((v, i) => v === y[i]);
+        const plain = new ReadableStream({{ start(c) {{ for (let at = 0; at < b.length; at += 1000) c.enqueue(b.slice(at, at + 1000)); c.close(); }} }});
+        let at = 0;
+        const bytes = new ReadableStream({{ type: "bytes", pull(c) {{ c.enqueue(b.slice(at, at + 1000)); at += 1000; if (at >= b.length) c.close(); }} }});
+        result = {{}};
+        for (const [kind, stream] of [["bytes", bytes], ["blob", new Blob([b]).stream()], ["plain", plain]]) {{
+          const reader = chunkReader(stream), loader = await llamaLoader({{ config }});
+          let got = 0, reads = 0;
+          for (;;) {{
+            const part = await reader.read();
+            if (part.done) break;
+            loader.push(part.value);
+            got += part.value.length;
+            reads++;
+          }}
+          const have = loader.tensors();
+          result[kind] = {{ got: got === b.length, same: [...want].every(([k, t]) => same(have.get(k).data, t.data)), many: reads > 1 }};
+        }}""")
+    assert got == {kind: {"got": True, "same": True, "many": True} for kind in ("bytes", "blob", "plain")}
+
 @pytest.mark.parametrize("prompts, message", [
     ([[]], "the prompt is empty"),
     ([[32000]], "outside the vocabulary"),

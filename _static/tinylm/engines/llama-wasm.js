@@ -354,7 +354,7 @@ function rmsNormAt(src, s, dst, o, w, T, d, eps) {
  * as soon as it is in (CheckpointError / SafetensorsError before the body downloads), the memory
  * grows once, and every later byte is copied to its place. One copy of the weights at any time.
  * push(chunk) takes the file from byte 0 (Uint8Array or ArrayBuffer; chunks of any size, the
- * header may span several). After the header: header ({length, entries, metadata}), config,
+ * header may span several); it copies what it keeps, so a caller may reuse the chunk's buffer. After the header: header ({length, entries, metadata}), config,
  * total (the file's size as its header gives it) and received (bytes so far) for a progress bar.
  * finish() -> the engine (SafetensorsError if the file was cut short).
  */
@@ -372,7 +372,7 @@ export class LlamaLoader {
   push(chunk) {
     const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
     if (!this.header) {
-      this.pending.push(bytes);
+      this.pending.push(bytes.slice());            // a copy: the caller may read into the same buffer again
       this.received += bytes.length;
       this.readHeaderIfIn();
       return;

@@ -88,7 +88,7 @@ async function makeSink(config, total) {
   return {
     streamed: false, note: why,
     push(chunk) {
-      if (!buffer) { chunks.push(chunk); at += chunk.length; return; }
+      if (!buffer) { chunks.push(chunk.slice()); at += chunk.length; return; }      // a copy: pump reuses its buffer
       if (at + chunk.length > buffer.length) throw new Error(`the file is longer than the ${bytes(buffer.length)} the server announced`);
       buffer.set(chunk, at);
       at += chunk.length;
@@ -104,7 +104,7 @@ async function makeSink(config, total) {
 
 /** Every chunk into the sink, with progress {got, total, rate, left} at most every 100 ms and at the end. */
 async function pump(input, sink, onProgress) {
-  const reader = input.stream.getReader(), t0 = Date.now(), total = input.total;
+  const reader = chunkReader(input.stream), t0 = Date.now(), total = input.total;
   let got = 0, shown = 0;
   const report = (force) => {
     const now = Date.now();
@@ -127,6 +127,31 @@ async function pump(input, sink, onProgress) {
   }
   report(true);
   if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
+}
+
+const READ_BYTES = 4 * 2 ** 20;
+
+/**
+ * {read() -> {done, value: Uint8Array}} over a stream. A byte stream (a file, a fetch body, a saved
+ * copy: Blob.stream() and Response.body are byte streams) is read into one 4 MiB buffer again and
+ * again (a BYOB reader), so reading 2.2 GB leaves no chunks behind for the garbage collector; each
+ * value is valid until the next read. Any other stream is read chunk by chunk as it comes.
+ */
+export function chunkReader(stream) {
+  let byob = null;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    return stream.getReader();                       // not a byte stream
+  }
+  let buffer = new ArrayBuffer(READ_BYTES);
+  return {
+    async read() {
+      const part = await byob.read(new Uint8Array(buffer));
+      if (part.value) buffer = part.value.buffer;    // the same memory, handed back
+      return part.done ? { done: true, value: undefined } : part;
+    },
+  };
 }
 
 /** Memory failures said as such; every other error as it came. */
