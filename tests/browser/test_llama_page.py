@@ -153,12 +153,16 @@ def test_nothing_is_fetched_on_load_and_a_typed_question_gives_the_chat_template
         page.close()
 
 
-def test_a_question_streams_an_answer_and_shows_every_step(chromium, base_url, small_llama):
+@pytest.mark.parametrize("engine, badge", [("cpu", "engine: CPU (WebAssembly)"), ("webgpu", "engine: WebGPU")], ids=["cpu", "webgpu"])
+def test_a_question_streams_an_answer_and_shows_every_step(chromium, base_url, small_llama, engine, badge):
     page, log = _open(chromium, f"{base_url}/{PAGE}")
     try:
+        page.get_by_label("Engine", exact=True).select_option(engine)
         _load(page, small_llama, small_llama.parent / "config.json")
         status = page.locator(".llmbook-live-status").inner_text()
         assert status.startswith("Loaded from your file model.safetensors") and "3 layers, 4 query heads sharing 2 KV heads of 16" in status
+        assert page.locator("#llmbook-llama .tlm-badge", has_text="engine:").inner_text() == badge, _message(page)
+        assert not _message(page), _message(page)                                   # no fallback, nothing split
         _ask(page, "Héllo 👋 東京: name three primary colors.", length=12)
         assert [s.get_attribute("data-step") for s in page.locator("[data-step]").all()] == STEPS, _message(page)
         assert [d.get_attribute("data-detail") for d in page.locator("[data-detail]").all()] == DETAILS
@@ -219,6 +223,40 @@ def test_where_no_worker_starts_the_page_runs_the_engine_and_says_so(chromium, b
         assert "would not start a background worker here (blocked here)" in note and "runs on the page itself" in note
         _load(page, small_llama, small_llama.parent / "config.json")
         _ask(page, "Still works", length=3)
+        assert page.locator("[data-step=Done]").count() == 1 and "Done:" in _message(page)
+        assert not log.page_errors, log.page_errors
+    finally:
+        page.close()
+
+
+# GPUDevice.limits as a GPU that binds at most LIMIT bytes per buffer would give them (the page's own host:
+# an init script reaches the page, not a worker)
+SMALL_GPU = """(() => { window.Worker = function () { throw new Error('blocked here'); };
+  const real = Object.getOwnPropertyDescriptor(GPUDevice.prototype, 'limits').get;
+  Object.defineProperty(GPUDevice.prototype, 'limits', { get() {
+    const l = real.call(this);
+    return new Proxy(l, { get: (t, k) => (k === 'maxStorageBufferBindingSize' ? LIMIT : t[k]) });
+  } });
+})();"""
+
+
+@pytest.mark.parametrize("limit, engine, words", [
+    (2**20, "engine: WebGPU", "This GPU binds at most 1.0 MB per buffer, so 2 tensors are split by rows over several buffers, one dispatch "
+                              "each (model.embed_tokens.weight in 4, lm_head.weight in 4); the numbers are the same."),
+    (64, "engine: CPU (WebAssembly)", "WebGPU could not run this model (this GPU binds at most 64 bytes per buffer; one row of "
+                                      "model.layers.0.self_attn.q_proj.weight needs 128): the CPU engine runs it instead.")],
+    ids=["split", "fallback"])
+def test_a_gpu_binding_too_little_splits_or_falls_back_and_says_which(chromium, base_url, small_llama, limit, engine, words):
+    """The small Llama's embed_tokens and lm_head are 32,000 × 64 bfloat16 (4.1 MB): a 1 MiB binding splits them into
+    4 buffers each; 64 bytes hold no row of a 64-wide matrix, so WebGPU gives way to the CPU engine."""
+    page, log = _open(chromium, f"{base_url}/{PAGE}", init_script=SMALL_GPU.replace("LIMIT", str(limit)))
+    try:
+        assert page.locator("#llmbook-llama").get_attribute("data-host") == "page"
+        page.get_by_label("Engine", exact=True).select_option("webgpu")
+        _load(page, small_llama, small_llama.parent / "config.json")
+        assert page.locator("#llmbook-llama .tlm-badge", has_text="engine:").inner_text() == engine
+        assert _message(page) == words
+        _ask(page, "Split or not, the same answer?", length=3)
         assert page.locator("[data-step=Done]").count() == 1 and "Done:" in _message(page)
         assert not log.page_errors, log.page_errors
     finally:

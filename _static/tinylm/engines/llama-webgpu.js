@@ -158,7 +158,7 @@ class LlamaGPU {
 
   /**
    * A weight matrix [rows, K] on the device: {dtype, parts: [{buffer, r0, r1}]}, split by rows when
-   * it is larger than one binding. bfloat16 stays packed (K odd: widened here, a row must start on a word).
+   * it is larger than one binding (then listed in this.splits, for the page to say). bfloat16 stays packed (K odd: widened here, a row must start on a word).
    */
   matrix(name, data, rows, K) {
     let dtype = data instanceof Uint16Array ? "bf16" : "f32";
@@ -175,6 +175,7 @@ class LlamaGPU {
       parts.push({ buffer, r0, r1 });
       this.weightBytes += bytes;
     }
+    if (parts.length > 1) this.splits.push({ name, parts: parts.length });
     return { dtype, parts, K, rows, vec4: K % (dtype === "bf16" ? 8 : 4) === 0 };
   }
 
@@ -191,6 +192,7 @@ class LlamaGPU {
     d.pushErrorScope("out-of-memory");
     d.pushErrorScope("validation");
     this.weightBytes = 0;
+    this.splits = [];                  // [{name, parts}]: the tensors split by rows over several bindings
     const shapes = { q: [qw, D], k: [kw, D], v: [kw, D], o: [D, qw], gate: [I, D], up: [I, D], down: [D, I] };
     this.w = { layers: [] };
     for (let l = 0; l < c.num_hidden_layers; l++) {

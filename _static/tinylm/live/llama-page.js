@@ -87,7 +87,9 @@ export function mountLlama(root, data, tokenizer, pieces, { workerSource } = {})
       `${c.num_key_value_heads} KV heads of ${c.head_dim}, d ${c.hidden_size.toLocaleString("en")}, SwiGLU ${c.intermediate_size.toLocaleString("en")}, ` +
       `vocabulary ${c.vocab_size.toLocaleString("en")}` + (info.weightBytes ? `; ${bytes(info.weightBytes)} of ${info.dtype === "BF16" ? "bfloat16" : "float32"} weights in memory.` : ".");
     ui.engineBadge.textContent = `engine: ${engine}`;
-    const notes = [info.fallback && `WebGPU could not run this model (${info.fallback}).`, info.kernelNote && `The WebAssembly kernels could not run (${info.kernelNote}): plain JavaScript runs the model, more slowly.`].filter(Boolean);
+    const notes = [info.fallback && `WebGPU could not run this model (${info.fallback}): the CPU engine runs it instead.`,
+      info.kernelNote && `The WebAssembly kernels could not run (${info.kernelNote}): plain JavaScript runs the model, more slowly.`,
+      splitNote(info.binding)].filter(Boolean);
     if (notes.length) say(notes.join(" "));
     ui.ask.disabled = ui.parity.disabled = false;
   }
@@ -134,6 +136,14 @@ export function mountLlama(root, data, tokenizer, pieces, { workerSource } = {})
     }, () => {});
   }
   return { state, ui };
+}
+
+/** What WebGPU did with tensors larger than one binding: null when none was split. */
+function splitNote(binding) {
+  if (!binding || !binding.splits.length) return null;
+  const list = binding.splits.map((t) => `${t.name} in ${t.parts}`).join(", ");
+  return `This GPU binds at most ${bytes(binding.limit)} per buffer, so ${binding.splits.length === 1 ? "one tensor is" : `${binding.splits.length} tensors are`} ` +
+    `split by rows over several buffers, one dispatch each (${list}); the numbers are the same.`;
 }
 
 /** A picked config.json, parsed; a file that is not JSON is named. */

@@ -8,7 +8,8 @@
 //
 // Calls run one at a time, in order. Ops:
 //   load {source: {url} | {file}, backend, config, cacheName}
-//        -> {config, backend, kernel, fallback, kernelNote, saved, from, streamed, weightBytes, memoryBytes (WebAssembly), dtype}
+//        -> {config, backend, kernel, fallback, kernelNote, saved, from, streamed, weightBytes, memoryBytes (WebAssembly), dtype,
+//            binding: WebGPU's bytes per binding and splits [{name, parts}] (the tensors split over several)}
 //   prompt {ids, settings, layer, head}    a new KV cache and the prompt's pass through it (kept here), with
 //        the details of one layer (rope, mlp, attention) -> {T, ms, residual [L+1][T, d] (the last 12
 //        rows of each, from row0), norm (final RMSNorm, last row), rope, mlp (the last row), attention
@@ -43,7 +44,8 @@ export function createHost() {
       const m = (s.model = got.model);
       return { config: m.config, backend: m.backend, kernel: m.kernel || "js", fallback: m.fallback || null,
         kernelNote: m.kernelFallback || got.kernelNote || null, saved: got.saved, from: got.from, streamed: got.streamed,
-        weightBytes: m.weightBytes || null, memoryBytes: m.memoryBytes || null, dtype: m.dtype || null };
+        weightBytes: m.weightBytes || null, memoryBytes: m.memoryBytes || null, dtype: m.dtype || null,
+        binding: m.backend === "webgpu" ? { limit: m.limit, splits: m.splits } : null };
     },
     async prompt({ ids, settings = { mode: "greedy" }, layer = 0 }) {
       const m = model(), t0 = performance.now();
