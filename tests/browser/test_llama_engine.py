@@ -89,6 +89,16 @@ def test_tensors_split_over_bindings_give_the_same_numbers(chromium, small, prom
 
 
 @pytest.mark.slow
+def test_parts_off_the_tile_of_eight_rows_give_the_same_numbers(chromium, small, prompts):
+    """A 17,000-byte binding limit: parts of 132 rows (embed_tokens, lm_head: 243 parts, the last of 56;
+    gate/up: 132 + 44), so parts start (n0) and end off the 8 rows of W a thread of linearKernel owns."""
+    path, model = small
+    got, worst = _parity(chromium, path, model, [prompts[0][:20]], opts={"maxBinding": 17000}, chunks=(5,))
+    assert got["limit"] == 17000 and got["parts"] == {"embed": 243, "head": 243, "gate": 2}
+    assert max(worst.values()) <= BOUND, worst
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, width", [(torch.float32, 90), (torch.bfloat16, 100), (torch.bfloat16, 99)])
 def test_float32_and_widths_off_the_vector_path(chromium, tmp_path, prompts, dtype, width):
     """A float32 file, and intermediate sizes the 16-byte loads cannot take (down_proj's rows: 90 float32,

@@ -50,49 +50,58 @@ ${ENTRY} {
 }`;
 }
 
+/** Rows of W (output columns) each thread of linearKernel owns: threads = ceil(M / R) · ceil(N / WEIGHT_ROWS). */
+export const WEIGHT_ROWS = 8;
+
 /**
  * nn.Linear without bias on one part of W's rows: y[t, n0 + n] (+)= Σ_k x[xr + t, k] · W[n, k],
- * W [N, K] (this part), x [.., K], y [M, ldy]. One row of W per thread, R rows of x (1 for one
- * token, 4 for a prompt: each weight load feeds R rows); rows past M are clamped on load, not stored.
+ * W [N, K] (this part), x [.., K], y [M, ldy]. Each thread owns a tile: WEIGHT_ROWS adjacent rows of
+ * W (n .. n+7) times R rows of x (1 for one token, 4 for a prompt), so each x load feeds 8 rows of W
+ * and each W load feeds R rows of x. Rows of W past N are clamped on load and not stored, rows of x
+ * past M likewise.
  * Rows: dyn 1, x's rows 0 .. T-1 (T from the step); dyn 2, row T-1 alone (the head of the last
  * token); dyn 0, p.M rows from row p.xr (a chunk of the head for every token).
  * vec4: W and x read 16 bytes at a time (8 bfloat16 or 4 float32 weights): needs K a multiple of 8
- * (bf16) or 4 (f32); 2-2.5x the scalar loop on SwiftShader (a thread per row and workgroup
- * reductions measured 1.1x and 0.03x of it). The scalar form needs K even for bf16.
+ * (bf16) or 4 (f32). The scalar form needs K even for bf16.
+ * Why tiles: SwiftShader (WebGPU on the CPU) turns every storage load whose index is not a
+ * compile-time constant into a per-lane gather, x's loads included (the same address in every lane),
+ * so the cost is loads per multiply-add. One W row per thread spent 1.5 gathered words per weight
+ * (M = 1) and 1.1 (R = 4); 8 rows per thread 0.6 and 0.4: measured ~2x a token's product and ~3.5x
+ * a prompt's (8 rows x 8 x rows and 16 x 8 measured the same as 8 x 4). Lanes splitting K with a
+ * workgroup-memory or subgroupAdd reduction measured no faster than one row per thread (the loads
+ * are gathers whatever their addresses), nor did reading x or W with atomicLoad (one load when the
+ * lanes' addresses are equal or consecutive) or W from an rgba32uint texture, within the noise. Each output's sum runs in the same k order as a one-row
+ * thread's (the results do not change with the tile).
  */
 export function linearKernel(dtype, R, vec4 = false) {
-  const rows = [...Array(R).keys()];
+  const C = WEIGHT_ROWS, rows = [...Array(R).keys()], cols = [...Array(C).keys()];
   const zero = vec4 ? "vec4<f32>()" : "0.0";
-  const acc = rows.map((r) => `var a${r} = ${zero};`).join(" ");
+  const acc = rows.flatMap((r) => cols.map((c) => `var a${r}_${c} = ${zero};`)).join(" ");
   const xrow = rows.map((r) => `let x${r} = (xr + min(t0 + ${r}u, M - 1u)) * p.K${vec4 ? " / 4u" : ""};`).join(" ");
-  let body;
+  // words of W per row (u32, or vec4<u32> when vec4): iterations of the k loop
+  const words = vec4 ? (dtype === "bf16" ? "p.K / 8u" : "p.K / 4u") : dtype === "bf16" ? "p.K / 2u" : "p.K";
+  const wrow = cols.map((c) => `let w${c} = min(n + ${c}u, p.N - 1u) * kw;`).join(" ");
+  const each = (load, use) => cols.map((c) => `{ ${load(c)} ${rows.map((r) => use(r, c)).join(" ")} }`).join("\n    ");
+  let xs, body;
   if (vec4 && dtype === "bf16") {
-    body = `let w0 = n * (p.K / 8u);
-  for (var k = 0u; k < p.K / 8u; k++) {
-    let w = W[w0 + k]; let lo = bitcast<vec4<f32>>(w << vec4<u32>(16u)); let hi = bitcast<vec4<f32>>(w & vec4<u32>(0xffff0000u));
-    ${rows.map((r) => `{ let xa = x[x${r} + 2u * k]; let xb = x[x${r} + 2u * k + 1u]; a${r} += vec4<f32>(xa.x, xa.z, xb.x, xb.z) * lo + vec4<f32>(xa.y, xa.w, xb.y, xb.w) * hi; }`).join("\n    ")}
-  }`;
+    xs = rows.map((r) => `let xa${r} = x[x${r} + 2u * k]; let xb${r} = x[x${r} + 2u * k + 1u]; ` +
+      `let xe${r} = vec4<f32>(xa${r}.x, xa${r}.z, xb${r}.x, xb${r}.z); let xo${r} = vec4<f32>(xa${r}.y, xa${r}.w, xb${r}.y, xb${r}.w);`);
+    body = each((c) => `let w = W[w${c} + k]; let lo = bitcast<vec4<f32>>(w << vec4<u32>(16u)); let hi = bitcast<vec4<f32>>(w & vec4<u32>(0xffff0000u));`,
+      (r, c) => `a${r}_${c} += xe${r} * lo + xo${r} * hi;`);
   } else if (vec4) {
-    body = `let w0 = n * (p.K / 4u);
-  for (var k = 0u; k < p.K / 4u; k++) {
-    let w = bitcast<vec4<f32>>(W[w0 + k]);
-    ${rows.map((r) => `a${r} += x[x${r} + k] * w;`).join("\n    ")}
-  }`;
+    xs = rows.map((r) => `let xv${r} = x[x${r} + k];`);
+    body = each((c) => `let w = bitcast<vec4<f32>>(W[w${c} + k]);`, (r, c) => `a${r}_${c} += xv${r} * w;`);
   } else if (dtype === "bf16") {
-    body = `let half = p.K / 2u; let w0 = n * half;
-  for (var k = 0u; k < half; k++) {
-    let w = W[w0 + k]; let lo = bitcast<f32>(w << 16u); let hi = bitcast<f32>(w & 0xffff0000u); let c = 2u * k;
-    ${rows.map((r) => `a${r} += x[x${r} + c] * lo + x[x${r} + c + 1u] * hi;`).join("\n    ")}
-  }`;
+    xs = rows.map((r) => `let xe${r} = x[x${r} + 2u * k]; let xo${r} = x[x${r} + 2u * k + 1u];`);
+    body = each((c) => `let w = W[w${c} + k]; let lo = bitcast<f32>(w << 16u); let hi = bitcast<f32>(w & 0xffff0000u);`,
+      (r, c) => `a${r}_${c} += xe${r} * lo + xo${r} * hi;`);
   } else {
-    body = `let w0 = n * p.K;
-  for (var k = 0u; k < p.K; k++) {
-    let w = bitcast<f32>(W[w0 + k]);
-    ${rows.map((r) => `a${r} += x[x${r} + k] * w;`).join("\n    ")}
-  }`;
+    xs = rows.map((r) => `let xv${r} = x[x${r} + k];`);
+    body = each((c) => `let w = bitcast<f32>(W[w${c} + k]);`, (r, c) => `a${r}_${c} += xv${r} * w;`);
   }
-  const total = (r) => (vec4 ? `(a${r}.x + a${r}.y) + (a${r}.z + a${r}.w)` : `a${r}`);
-  const store = rows.map((r) => `if (t0 + ${r}u < M) { let o = (t0 + ${r}u) * p.ldy + p.n0 + n; let v = ${total(r)}; if (p.add == 1u) { y[o] += v; } else { y[o] = v; } }`);
+  const total = (a) => (vec4 ? `(${a}.x + ${a}.y) + (${a}.z + ${a}.w)` : a);
+  const store = rows.flatMap((r) => cols.map((c) => `if (t0 + ${r}u < M && n + ${c}u < p.N) { let o = (t0 + ${r}u) * p.ldy + p.n0 + n + ${c}u; ` +
+    `let v = ${total(`a${r}_${c}`)}; if (p.add == 1u) { y[o] += v; } else { y[o] = v; } }`));
   return /* wgsl */ `${HEAD}
 struct P { K: u32, N: u32, ldy: u32, n0: u32, add: u32, dyn: u32, M: u32, xr: u32 };
 @group(0) @binding(1) var<uniform> p: P;
@@ -104,11 +113,16 @@ ${ENTRY} {
   var M = p.M; var xr = p.xr;
   if (p.dyn == 1u) { M = s.T; xr = 0u; }
   if (p.dyn == 2u) { M = 1u; xr = s.T - 1u; }
-  if (i >= ((M + ${R - 1}u) / ${R}u) * p.N) { return; }
-  let n = i % p.N; let t0 = (i / p.N) * ${R}u;
+  let blocks = (p.N + ${C - 1}u) / ${C}u;
+  if (i >= ((M + ${R - 1}u) / ${R}u) * blocks) { return; }
+  let n = (i % blocks) * ${C}u; let t0 = (i / blocks) * ${R}u; let kw = ${words};
+  ${wrow}
   ${xrow}
   ${acc}
-  ${body}
+  for (var k = 0u; k < kw; k++) {
+    ${xs.join("\n    ")}
+    ${body}
+  }
   ${store.join("\n  ")}
 }`;
 }

@@ -23,9 +23,11 @@
 import { checkIds } from "./gpt2-common.js";
 import { layerName, llamaWeights, widenBF16 } from "./llama-config.js";
 import { greedy, keptLayers, linear, rmsNorm, ropeFrequencies } from "./llama-js.js";
-import { RMSNORM, ROPE, SWIGLU, attendKernel, embedKernel, linearKernel } from "./llama-kernels.js";
+import { RMSNORM, ROPE, SWIGLU, WEIGHT_ROWS, attendKernel, embedKernel, linearKernel } from "./llama-kernels.js";
 
 const linearKey = (dtype, R, vec4) => `linear-${dtype}-${R}${vec4 ? "-vec4" : ""}`;
+/** Threads of linearKernel for M rows of x times N rows of W: a tile of R x rows by WEIGHT_ROWS W rows each. */
+const linearThreads = (M, N, R) => Math.ceil(M / R) * Math.ceil(N / WEIGHT_ROWS);
 const MiB = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
 
 /**
@@ -258,7 +260,7 @@ class LlamaGPU {
       const dyn = mode === "dyn" ? 1 : mode === "last" ? 2 : 0;
       const params = this.uniform([W.K, N, ldy, n0 + p.r0, add ? 1 : 0, dyn, M, xr]);
       const rowsOf = (T) => (dyn === 1 ? T : dyn === 2 ? 1 : M);
-      return this.op(linearKey(W.dtype, R, W.vec4), params, [x, p.buffer, y], (T) => Math.ceil(rowsOf(T) / R) * N);
+      return this.op(linearKey(W.dtype, R, W.vec4), params, [x, p.buffer, y], (T) => linearThreads(rowsOf(T), N, R));
     });
   }
 
@@ -448,7 +450,7 @@ class LlamaGPU {
         const rows = Math.min(per, T - r0), buf = this.buffer(rows * N), params = this.uniform([D, N, N, 0, 0, 0, rows, r0]);
         tmp.push(buf, params);
         const R = rows === 1 ? 1 : 4;
-        const op = this.op(linearKey(this.w.head.dtype, R, this.w.head.vec4), params, [input, p.buffer, buf], () => Math.ceil(rows / R) * N);
+        const op = this.op(linearKey(this.w.head.dtype, R, this.w.head.vec4), params, [input, p.buffer, buf], () => linearThreads(rows, N, R));
         out.push({ ops: [op], out: buf, rows, r0, n0: p.r0, N });
       }
     }
