@@ -12,7 +12,7 @@ config-inited          the generated static folder, plotly.js      assets.copy_p
 config-inited          tokenizers and weights there, or stop now   preflight.check_inputs
 config-inited          execution cache keyed on the package        execution.key_execution_cache
 config-inited          real weights mapped from files, not copied  memory.map_weights
-config-inited          the gallery re-runs when the package moved  execution.rerun_stale_gallery
+builder-inited         the gallery re-runs when the package moved  execution.rerun_stale_gallery
 builder-inited         drop execution caches of older packages     execution.prune_old_caches
 builder-inited         free the gallery's models before chapters   memory.release_models
 env-before-read-docs   the tiny model's files, for pages using it  widget.publish_tiny_files
@@ -40,10 +40,10 @@ def setup(app):
     app.add_config_value("llmbook_conf", DEFAULTS, "env", types=[dict])
     app.connect("config-inited", quick.exclude_other_chapters, priority=5)
     app.connect("config-inited", execution.key_execution_cache, priority=5)
-    app.connect("config-inited", execution.rerun_stale_gallery, priority=5)
     app.connect("config-inited", memory.map_weights, priority=5)   # before sphinx-gallery's (10)
     app.connect("config-inited", assets.copy_plotly_js, priority=100)          # before html_static_path is checked (800)
     app.connect("config-inited", preflight.check_inputs, priority=900)
+    app.connect("builder-inited", execution.rerun_stale_gallery, priority=5)     # before sphinx-gallery runs (500)
     app.connect("builder-inited", execution.prune_old_caches)
     app.connect("builder-inited", memory.release_models, priority=900)        # after sphinx-gallery (500)
     app.connect("env-before-read-docs", widget.publish_tiny_files)

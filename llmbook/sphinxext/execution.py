@@ -42,9 +42,13 @@ def _stamp(app) -> Path:
     return Path(app.srcdir) / settings(app.config)["gallery_dir"] / STAMP
 
 
-def rerun_stale_gallery(app, config) -> None:
-    """config-inited: sphinx-gallery re-runs every script when the package changed since its last run."""
-    conf = getattr(config, "sphinx_gallery_conf", None)
+def rerun_stale_gallery(app) -> None:
+    """builder-inited: sphinx-gallery re-runs every script when the package changed since its last run.
+
+    Set after the HTML builder has hashed its configuration (``.buildinfo``), not on config-inited:
+    the flag flips back once the scripts have run, and a hashed flip made the next, unchanged build
+    rewrite every page."""
+    conf = getattr(app.config, "sphinx_gallery_conf", None)
     if conf is None:
         return
     stamp = _stamp(app)
