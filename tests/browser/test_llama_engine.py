@@ -6,7 +6,8 @@ KV-cached chunks, residual rows, final norm, attention, q and k after RoPE, with
 with every big tensor split into several bindings by a small fake binding limit; a float32 file;
 a limit no row fits reported by name; the GPU logit lens (lensRows) equal to the host's; greedy
 generation equal to transformers', tokens per second printed (``pytest -s``) beside the CPU engine's in
-the same browser. Shipped (minutes): the full-size TinyLlama stand-in within 1e-3, a mid-size speed run.
+the same browser. Shipped: a mid-size speed run. The full-size TinyLlama stand-in on WebGPU is held to 1e-3
+through the page itself (test_llama_page.py's parity badge, both engines).
 """
 
 from __future__ import annotations
@@ -152,29 +153,6 @@ def test_greedy_generation_equals_transformers(chromium, small, prompts):
     print(f"\nsmall Llama, 16 tokens: WebGPU {got['gpu']['tok_s']:.1f} tok/s, CPU ({got['cpu']['kernel']}) {got['cpu']['tok_s']:.1f} tok/s")
     assert got["gpu"]["ids"] == want
     assert got["cpu"]["ids"] == want
-
-
-@pytest.mark.slow
-@pytest.mark.shipped      # minutes on SwiftShader: runs in `make test-shipped`
-def test_full_size_tinyllama_standin_within_1e3(chromium, tmp_path, prompts, tinyllama_file):
-    """The hub-format TinyLlama stand-in (22 layers, 32/4 heads, bfloat16, 2.2 GB, no config.json) on
-    WebGPU: embed_tokens and lm_head (125 MiB each) in one binding each where the device allows it;
-    logits within 1e-3 of transformers (CONTRACTS §8), the measured figure and the prompt pass printed."""
-    from llmbook.lm.models import _config
-    from llmbook.lm.specs import get_spec
-    path = tmp_path / "model.safetensors"           # the run's shared stand-in (tests/conftest.py), linked
-    path.symlink_to(tinyllama_file)
-    _config(get_spec("tinyllama"), {}).save_pretrained(tmp_path)
-    ids = prompts[1][:4]                             # SwiftShader: ~10 s a token at full size; 4 + 2 chunks of 2
-    got = _run(chromium, path, case_file(tmp_path, [ids], chunks=(2,), rope_layer=21, config=False), timeout=3_600_000)
-    assert got["backend"] == "webgpu" and got["dtype"] == "BF16" and got["config"]["num_hidden_layers"] == 22
-    with path.open("rb") as f:
-        header = 8 + int.from_bytes(f.read(8), "little")
-    assert got["weight_bytes"] == path.stat().st_size - header + 45 * 2048 * 2   # as stored; the 45 norm vectors widened
-    worst = max_deltas(got, reference(load_reference_model(path), [ids], rope_layer=21))
-    print(f"\nfull-size stand-in on WebGPU, {len(ids)} tokens, prompt pass {got['prompts'][0]['ms'] / 1000:.1f} s; max |Δ|:",
-          json.dumps(worst, indent=1))
-    assert max(v for k, v in worst.items() if k.startswith("logits") or k.startswith("last row")) <= 1e-3, worst
 
 
 @pytest.mark.slow

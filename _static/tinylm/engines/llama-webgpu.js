@@ -28,6 +28,7 @@ import { RMSNORM, ROPE, SWIGLU, WEIGHT_ROWS, attendKernel, embedKernel, linearKe
 const linearKey = (dtype, R, vec4) => `linear-${dtype}-${R}${vec4 ? "-vec4" : ""}`;
 /** Threads of linearKernel for M rows of x times N rows of W: a tile of R x rows by WEIGHT_ROWS W rows each. */
 const linearThreads = (M, N, R) => Math.ceil(M / R) * Math.ceil(N / WEIGHT_ROWS);
+const UPLOAD_BYTES = 32 * 2 ** 20;   // weights are written in slices of this, each waited for (bounds the staging memory)
 const MiB = (n) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 0)} MiB`;
 
 /**
@@ -162,7 +163,7 @@ class LlamaGPU {
    * A weight matrix [rows, K] on the device: {dtype, parts: [{buffer, r0, r1}]}, split by rows when
    * it is larger than one binding (then listed in this.splits, for the page to say). bfloat16 stays packed (K odd: widened here, a row must start on a word).
    */
-  matrix(name, data, rows, K) {
+  async matrix(name, data, rows, K) {
     let dtype = data instanceof Uint16Array ? "bf16" : "f32";
     if (dtype === "bf16" && K % 2) { data = widenBF16(data); dtype = "f32"; }
     const rowBytes = K * (dtype === "bf16" ? 2 : 4);
@@ -173,7 +174,10 @@ class LlamaGPU {
     for (let r0 = 0; r0 < rows; r0 += per) {
       const r1 = Math.min(rows, r0 + per), bytes = (r1 - r0) * rowBytes;
       const buffer = this.device.createBuffer({ size: Math.max(16, bytes), usage: USAGE().storage, label: name });
-      this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset + r0 * rowBytes, bytes);
+      for (let at = 0; at < bytes; at += UPLOAD_BYTES) {           // the page's staging copy stays below UPLOAD_BYTES
+        this.device.queue.writeBuffer(buffer, at, data.buffer, data.byteOffset + r0 * rowBytes + at, Math.min(UPLOAD_BYTES, bytes - at));
+        await this.device.queue.onSubmittedWorkDone();
+      }
       parts.push({ buffer, r0, r1 });
       this.weightBytes += bytes;
     }
@@ -199,12 +203,11 @@ class LlamaGPU {
     this.w = { layers: [] };
     for (let l = 0; l < c.num_hidden_layers; l++) {
       const lw = h.layers[l], gw = { ln1: this.vector(lw.ln1), ln2: this.vector(lw.ln2) };
-      for (const [m, [rows, K]] of Object.entries(shapes)) gw[m] = this.matrix(layerName(l, m), lw[m], rows, K);
+      for (const [m, [rows, K]] of Object.entries(shapes)) gw[m] = await this.matrix(layerName(l, m), lw[m], rows, K);
       this.w.layers.push(gw);
-      if (l % 4 === 3) await d.queue.onSubmittedWorkDone();          // bound the staging memory of big uploads
     }
-    this.w.embed = this.matrix("model.embed_tokens.weight", h.embed, c.vocab_size, D);
-    this.w.head = this.tied ? this.w.embed : this.matrix("lm_head.weight", h.head, c.vocab_size, D);
+    this.w.embed = await this.matrix("model.embed_tokens.weight", h.embed, c.vocab_size, D);
+    this.w.head = this.tied ? this.w.embed : await this.matrix("lm_head.weight", h.head, c.vocab_size, D);
     this.w.norm = this.vector(h.norm);
     this.step = d.createBuffer({ size: 16, usage: USAGE().uniform });
     const dtypes = new Set([this.w.embed.dtype, this.w.head.dtype, ...this.w.layers.flatMap((l) => Object.keys(shapes).map((m) => l[m].dtype))]);
