@@ -15,7 +15,11 @@ Node 20 needs the flag to run the same build (the row says which build ran; PyTo
 Effective GB/s: the bytes of weights a generated token reads (bfloat16 for the engine, float32 for
 PyTorch: every parameter once) times tokens/s; the KV cache's few MB are left out. Memory: Node's
 peak resident set (``VmHWM``: this process's own, not inherited across ``exec`` as ``ru_maxrss``
-is) against the file's size. Not measured: the WebGPU engine, a browser's own overhead.
+is) against the file's size. The WebGPU engine (``engines/llama-webgpu.js``) runs once, in Chromium
+(SwiftShader where there is no GPU: WebGPU on the CPU, a proxy for the code path, not a GPU's speed),
+the file streamed into ``llamaLoader`` as the page reads it and uploaded: the same 16-token prompt,
+then ``NEW_GPU`` tokens; its ratios are against the mean of PyTorch's rounds. Not measured: a
+browser's own overhead for the CPU engine (the page runs it in a Web Worker as Node runs it here).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .widget import TINYLM
 
 PROMPT = 16
 NEW = 16
+NEW_GPU = 4            # SwiftShader: seconds a token at full size
 ROUNDS = 2
 
 _PYTORCH = """
@@ -98,6 +103,49 @@ def node_cpu(weights: Path) -> dict:
     return json.loads(out.stdout)
 
 
+_WEBGPU = """<!doctype html><meta charset="utf-8"><script type="module">
+import { llamaLoader } from "./tinylm/engines/llama.js";
+const argmax = (r) => { let b = 0; for (let i = 1; i < r.length; i++) if (r[i] > r[b]) b = i; return b; };
+window.result = (async () => {
+  const config = await (await fetch("./config.json")).json(), loader = await llamaLoader({ config });
+  const reader = (await fetch("./model.safetensors")).body.getReader();
+  for (let part; !(part = await reader.read()).done; ) loader.push(part.value);
+  const t0 = performance.now(), m = await loader.finish({ backend: "webgpu" }), upload_s = (performance.now() - t0) / 1000;
+  if (m.backend !== "webgpu") return { error: `WebGPU did not run: ${m.fallback}` };
+  const ids = Array.from({ length: %(T)d }, (_, i) => 1000 + i), opts = { logits: "last", residual: false };
+  await m.forward([1000], opts);                                   // pipelines and activations warm
+  const cache = m.newCache(), t1 = performance.now();
+  let next = argmax((await m.forward(ids, { cache, ...opts })).logits);
+  const t2 = performance.now();
+  for (let i = 0; i < %(N)d; i++) next = argmax((await m.forward([next], { cache, ...opts })).logits);
+  const t3 = performance.now(), info = await (await navigator.gpu.requestAdapter()).info;
+  return { upload_s, prompt_s: (t2 - t1) / 1000, generate_s: (t3 - t2) / 1000, weight_bytes: m.weightBytes,
+           adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") };
+})().catch((e) => ({ error: String(e && e.stack || e) }));
+</script>"""
+
+
+def chromium_webgpu(folder: Path) -> dict:
+    """The WebGPU engine in Chromium on the file in `folder` (with its config.json), streamed as the page reads it."""
+    from .browser import browser, browser_missing, serve
+
+    if browser_missing():
+        return {"skipped": browser_missing()}
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-llama-gpu-") as tmp:
+        (Path(tmp) / "tinylm").symlink_to(TINYLM)
+        for name in ("model.safetensors", "config.json"):
+            (Path(tmp) / name).symlink_to(folder / name)
+        (Path(tmp) / "bench.html").write_text(_WEBGPU % {"T": PROMPT, "N": NEW_GPU})
+        with serve(Path(tmp)) as url, browser() as ctx:
+            page = ctx.new_page()
+            page.goto(f"{url}/bench.html")
+            page.wait_for_function("window.result !== undefined", timeout=1_800_000)
+            result = page.evaluate("window.result")
+    if "error" in result:
+        raise RuntimeError(f"the TinyLlama WebGPU benchmark failed in Chromium: {result['error']}")
+    return result
+
+
 def llama_engines(rounds: int = ROUNDS) -> dict:
     from ..lm.models import _config
     from ..lm.specs import get_spec
@@ -111,7 +159,7 @@ def llama_engines(rounds: int = ROUNDS) -> dict:
         weights = write_checkpoint("tinyllama", Path(tmp) / "model.safetensors", seed=0)
         _config(get_spec("tinyllama"), {}).save_pretrained(tmp)
         runs = [{"pytorch": pytorch_one_thread(Path(tmp)), "cpu": node_cpu(weights)} for _ in range(rounds)]
-        return {"file_bytes": weights.stat().st_size, "rounds": runs}
+        return {"file_bytes": weights.stat().st_size, "rounds": runs, "webgpu": chromium_webgpu(Path(tmp))}
 
 
 def print_llama(r: dict) -> None:
@@ -136,3 +184,21 @@ def print_llama(r: dict) -> None:
             print(f"{tag + 'Node peak RSS vs the bf16 file':<44}{x['peak_rss_bytes'] / 1e9:>10.2f}GB{r['file_bytes'] / 1e9:>10.2f}GB"
                   f"{x['peak_rss_bytes'] / r['file_bytes']:>8.2f}  (streamed load {x['load_s']:.1f} s; WebAssembly memory "
                   f"{x['memory_bytes'] / 1e9:.2f} GB)")
+    _print_webgpu(r.get("webgpu"), r["rounds"])
+
+
+def _print_webgpu(x: dict | None, rounds: list[dict]) -> None:
+    """The WebGPU row: against the mean of PyTorch's rounds (the engine runs once: minutes on SwiftShader)."""
+    if not x:
+        return
+    if "skipped" in x:
+        print(f"{'llama WebGPU engine (Chromium)':<44}{'skipped':>12}  ({x['skipped']})")
+        return
+    base_p = sum(r["pytorch"]["prompt_s"] for r in rounds) / len(rounds)
+    base_g = sum(r["pytorch"]["generate_s"] for r in rounds) / len(rounds) / NEW      # s a token
+    print(f"{str(PROMPT) + '-token prompt, WebGPU (Chromium)':<44}{x['prompt_s'] * 1e3:>10.0f}ms{base_p * 1e3:>10.0f}ms"
+          f"{x['prompt_s'] / base_p:>8.2f}  (time vs PyTorch 1 thread f32, mean of the rounds; {x['adapter'] or 'adapter unnamed'}; "
+          f"upload {x['upload_s']:.1f} s)")
+    tok_s = NEW_GPU / x["generate_s"]
+    print(f"{'generation, WebGPU (Chromium)':<44}{tok_s:>8.2f}tok/s{1 / base_g:>7.2f}tok/s{tok_s * base_g:>8.2f}  "
+          f"({NEW_GPU} tokens; SwiftShader runs WebGPU on the CPU: the code path, not a GPU's speed)")
