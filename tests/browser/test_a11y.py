@@ -1,5 +1,7 @@
 """axe-core on every page of the built book, light and dark: no serious or critical
-violations (measured during the one visit of each page, :mod:`tests.browser.visits`). axe-core comes from the npm registry (``make test`` installs it under
+violations (measured during the one visit of each page, :mod:`tests.browser.visits`). The light theme
+gets every rule; the dark one the rules a theme can change (:data:`COLOUR_RULES`: the themes differ
+in colours only, the markup is the same). axe-core comes from the npm registry (``make test`` installs it under
 ``.venv/axe``; ``LLMBOOK_AXE`` may point at another ``axe.min.js``) and is loaded
 into the page under test from that local file, never from a CDN."""
 
@@ -16,6 +18,7 @@ AXE = Path(os.environ.get("LLMBOOK_AXE", ROOT / ".venv" / "axe" / "node_modules"
 BAD = ("serious", "critical")
 # the theme fades colours on a switch; with transitions off the final colours apply at once
 NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; animation: none !important; }"
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]      # axe's rules that read colours (AA; AAA's are off by default)
 
 
 def axe_source() -> str:
@@ -24,12 +27,13 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
-def violations(page) -> list[str]:
-    found = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
+def violations(page, rules: list[str] | None = None) -> list[str]:
+    """Serious and critical violations of every rule, or of `rules` only."""
+    found = page.evaluate("""async (rules) => {
+        const r = await axe.run(document, {resultTypes: ['violations'], ...(rules ? {runOnly: {type: 'rule', values: rules}} : {})});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
+    }""", rules)
     return [f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in found if v["impact"] in BAD]
 
 

@@ -1,8 +1,8 @@
 """One visit of every page of the built book, shared by the checks that need every page.
 
 Each page is opened once: its console errors, failed and external requests and drawn
-figures are recorded, then axe-core runs on it in the light and the dark theme
-(transitions off, so a theme's colours apply at once), and pages with a plotly figure get
+figures are recorded, then axe-core runs on it in the light theme (every rule) and the dark one
+(the colour rules; transitions off, so a theme's colours apply at once), and pages with a plotly figure get
 the figure audit of ``test_figure_labels`` (at their width and a phone's). ``test_site``,
 ``test_a11y`` and ``test_figure_labels`` assert on the record: each page is loaded once.
 """
@@ -10,7 +10,7 @@ the figure audit of ``test_figure_labels`` (at their width and a phone's). ``tes
 from __future__ import annotations
 
 from tests.browser.harness import open_page
-from tests.browser.test_a11y import NO_TRANSITIONS, violations
+from tests.browser.test_a11y import COLOUR_RULES, NO_TRANSITIONS, violations
 from tests.browser.test_figure_labels import _has_figure, figure_audit
 from tests.browser.test_site import _pages, _plotly_state
 
@@ -32,9 +32,9 @@ def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
         page.add_script_tag(content=axe_source)
         page.add_style_tag(content=NO_TRANSITIONS)
         a11y = {}
-        for theme in ("light", "dark"):
+        for theme, rules in (("light", None), ("dark", COLOUR_RULES)):     # the dark theme changes colours only
             page.evaluate(THEME, theme)
-            a11y[theme] = violations(page)
+            a11y[theme] = violations(page, rules)
         out[rel] = {"log": log, "state": state, "a11y": a11y}
         if _has_figure(site, rel):
             out[rel]["figure_audit"] = figure_audit(page)      # last: it leaves the page at a phone's width
