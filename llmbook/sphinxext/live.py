@@ -35,7 +35,7 @@ from .settings import path, settings
 
 MODULES = tuple("engines/" + m for m in ("layout", "simd", "linalg", "pool", "cpu", "kernels", "safetensors",
                                         "gpt2-common", "gpt2-kernels", "gpt2-webgpu", "gpt2", "rng", "decode")) + (
-    "tokenizers/bpe", "common/dom", "live/live-math", "live/host", "live/live-worker", "live/live-steps", "live/isolation", "live/live")
+    "tokenizers/bpe", "common/dom", "live/live-math", "live/read-stream", "live/host", "live/live-worker", "live/live-steps", "live/isolation", "live/live")
 ISOLATION_SW = "isolation-sw.js"       # at the site's root (a service worker controls pages below its folder only)
 WEIGHTS_MB = 353                       # about the published file's size (82 M float32 values), on the button
 

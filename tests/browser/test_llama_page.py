@@ -184,6 +184,7 @@ def test_a_question_streams_an_answer_and_shows_every_step(chromium, base_url, s
             value = float(layers.split(check)[1].split()[0].rstrip("."))
             assert value < 1e-5, (check, value)
         assert "GQA saves 768 bytes per token, 2× less" in layers
+        assert "down turns it into the 64 numbers added to the residual stream, length " in layers      # down_proj's own output
         page.get_by_label("Layer", exact=True).select_option("2")
         page.wait_for_function("document.querySelector('[data-detail=rope] h4').textContent.includes('layer 2')", timeout=60_000)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)
@@ -225,6 +226,28 @@ def test_where_no_worker_starts_the_page_runs_the_engine_and_says_so(chromium, b
         _ask(page, "Still works", length=3)
         assert page.locator("[data-step=Done]").count() == 1 and "Done:" in _message(page)
         assert not log.page_errors, log.page_errors
+    finally:
+        page.close()
+
+
+def test_switching_engines_keeps_the_weights_and_the_answer(chromium, base_url, small_llama):
+    """CPU, then WebGPU, then the CPU again on the weights read once: the same greedy answer each time."""
+    page, log = _open(chromium, f"{base_url}/{PAGE}")
+    try:
+        _load(page, small_llama, small_llama.parent / "config.json")
+        loaded = page.locator(".llmbook-live-status").inner_text()
+        answers = []
+        for engine, badge in (("cpu", "engine: CPU (WebAssembly)"), ("webgpu", "engine: WebGPU"), ("cpu", "engine: CPU (WebAssembly)")):
+            if answers:
+                page.get_by_label("Engine", exact=True).select_option(engine)
+                page.wait_for_function(f"document.querySelector('#llmbook-llama .tlm-badge').textContent === {badge!r} && "
+                                       "!document.getElementById('llmbook-llama').hasAttribute('aria-busy')", timeout=120_000)
+            assert page.locator(".llmbook-live-status").inner_text() == loaded            # the same weights: not read again
+            _ask(page, "Same answer on every engine?", length=6)
+            assert "Done:" in _message(page), _message(page)
+            answers.append(page.locator(".llmbook-llama-answer").inner_text())
+        assert answers[0] == answers[1] == answers[2] and answers[0].strip(), answers
+        assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)
     finally:
         page.close()
 
@@ -386,7 +409,7 @@ def test_the_parity_badge_with_the_full_size_standin(chromium, base_url, tinylla
                        f"the file ({rss.grew['renderer'] / 1e9:.2f} GB; resident size peaked at {rss.peak['renderer'] / 1e9:.2f} GB)"
                        + (f", the engine's WebAssembly memory is {wasm / size:.2f}× the file" if wasm else "")
                        + (f"; the GPU process (SwiftShader: WebGPU's buffers in RAM) grew by {gpu:.2f}×" if engine == "webgpu" else ""))
-        # the issue's bound: 1.3× the file. The file is read into one reused 4 MiB buffer (llama-load.js chunkReader), so
+        # the issue's bound: 1.3× the file. The file is read into one reused 4 MiB buffer (read-stream.js chunkReader), so
         # no spent chunks wait for the garbage collector: measured 1.01× (the default reader's chunks gave 1.18-1.35×)
         assert grew <= 1.3, grew
         assert rss.grew["other"] < 0.3 * size, rss.grew                  # the browser process never holds the weights

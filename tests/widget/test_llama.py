@@ -216,13 +216,13 @@ def test_streamed_loader_gives_the_files_tensors(small):
 
 
 def test_one_reused_buffer_feeds_the_loader(small):
-    """The page reads the file through llama-load.js's chunkReader: a byte stream (as Blob.stream() is) into one
+    """The live pages read weights through read-stream.js's chunkReader: a byte stream (as Blob.stream() is) into one
     buffer read into again and again, a plain stream chunk by chunk. A byte stream that gives 1,000 bytes a read
     makes the header span several reads of that one buffer (the loader must copy what it keeps); pushed through
     llamaLoader read by read, the tensors equal the file's."""
     got = node(f"""
         const fs = await import("node:fs");
-        const {{ chunkReader }} = await import(tinylm + "/live/llama-load.js");
+        const {{ chunkReader }} = await import(tinylm + "/live/read-stream.js");
         const {{ parseSafetensors, llamaLoader }} = await import(tinylm + "/engines/llama.js");
         const b = new Uint8Array(fs.readFileSync({json.dumps(str(small))}));
         const config = JSON.parse(fs.readFileSync({json.dumps(str(small.parent / "config.json"))}, "utf8"));

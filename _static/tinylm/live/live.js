@@ -18,6 +18,7 @@ import { el, field, fromBase64, select } from "../common/dom.js";
 import { connect, loadScript, nextFrame } from "./host.js";
 import { createHost } from "./live-worker.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
+import { pump } from "./read-stream.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,
   renderSoftmax, renderTokens } from "./live-steps.js";
 
@@ -101,8 +102,8 @@ export function mountLive(root, data, tokenizer, { workerSource } = {}) {
   ui.download.addEventListener("click", () => guarded("The weights could not be loaded", async () => {
     const cached = await cachedBytes(url);
     if (cached) { await use(cached, "this browser's saved copy"); ui.forget.disabled = false; return; }
-    const chunks = await download(url, ui);
-    const info = await use(chunks, new URL(url, location.href).host || "the given URL", { cache: CACHE, url });
+    const got = await download(url, ui);
+    const info = await use(got, new URL(url, location.href).host || "the given URL", { cache: CACHE, url });
     if (info.saved) ui.forget.disabled = false;
   }));
   ui.file.addEventListener("change", () => guarded("That file could not be used", async () => {
@@ -178,8 +179,9 @@ async function cachedBytes(url, peek = false) {
   }
 }
 
-/** The file's bytes as the chunks that came (joined by the engine's worker), with bytes / rate / time left;
- *  refuses an HTTP error and a cut download. */
+/** The file's bytes, with bytes / rate / time left: one buffer of the announced size (read-stream.js fills it
+ *  from one reused 4 MiB buffer), or the chunks that came when no size was announced (joined by the engine's
+ *  worker); refuses an HTTP error and a cut download. */
 async function download(url, ui) {
   let res;
   try {
@@ -188,28 +190,21 @@ async function download(url, ui) {
     throw new Error(`could not reach ${url} (${err.message}). Offline? Pick a model.safetensors from your disk instead, or give ?weights=URL of a mirror.`);
   }
   if (!res.ok) throw new Error(`${url} answered HTTP ${res.status} ${res.statusText}.`);
-  const total = Number(res.headers.get("Content-Length")) || 0, reader = res.body.getReader(), chunks = [];
-  const t0 = performance.now();
-  let got = 0;
+  const total = Number(res.headers.get("Content-Length")) || 0, whole = total ? new Uint8Array(total) : null, chunks = [];
+  let at = 0;
+  const push = (part) => {
+    if (!whole) { chunks.push(part.slice()); return; }
+    if (at + part.length > total) throw new Error(`${url} sent more than the ${bytes(total)} it announced.`);
+    whole.set(part, at);
+    at += part.length;
+  };
   ui.progress.hidden = false;
   ui.progress.max = total || 1;
-  for (;;) {
-    let part;
-    try {
-      part = await reader.read();
-    } catch (err) {
-      throw new Error(`the download stopped after ${bytes(got)}${total ? ` of ${bytes(total)}` : ""} (${err.message}). Try again.`);
-    }
-    if (part.done) break;
-    chunks.push(part.value);
-    got += part.value.length;
-    const s = (performance.now() - t0) / 1000, rate = got / Math.max(s, 1e-3);
+  await pump(res.body, total, push, ({ got, rate, left }) => {
     ui.progress.value = got;
-    ui.progressText.textContent = `${bytes(got)}${total ? ` of ${bytes(total)}` : ""} · ${bytes(rate)}/s` +
-      (total ? ` · ${Math.max(0, (total - got) / rate).toFixed(0)} s left` : "");
-  }
-  if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
-  return chunks;
+    ui.progressText.textContent = `${bytes(got)}${total ? ` of ${bytes(total)}` : ""} · ${bytes(rate)}/s` + (left === null ? "" : ` · ${left.toFixed(0)} s left`);
+  });
+  return whole ? whole.buffer : chunks;
 }
 
 /** A token as text; a piece of a UTF-8 character (an emoji or CJK split across tokens) as its bytes, ⟨e6 9d⟩. */

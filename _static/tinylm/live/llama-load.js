@@ -16,16 +16,20 @@
 
 import { createLlama, llamaLoader, parseSafetensors } from "../engines/llama.js";
 import { bytes } from "./live-math.js";
+import { pump } from "./read-stream.js";
 
-/** The weights through the engine -> {model, saved (kept in Cache Storage), from: "cache" | "network" | "file", streamed}. */
+/**
+ * The weights through the engine -> {model, saved (kept in Cache Storage), from: "cache" | "network" | "file", streamed,
+ * rebuild(backend): the same weights, already in memory, on another engine (the old one's destroy() first)}.
+ */
 export async function loadWeights(source, { backend = "cpu", config = null, cacheName = null, onProgress = () => {} } = {}) {
   const input = await openInput(source, cacheName);
   try {
     const sink = await makeSink(config, input.total);
-    await pump(input, sink, onProgress);
+    await pump(input.stream, input.total, (chunk) => sink.push(chunk), (p) => onProgress({ ...p, from: input.from }));
     const model = await sink.finish(backend);
     const saved = input.saving ? await input.saving : false;
-    return { model, saved, from: input.from, streamed: sink.streamed, kernelNote: sink.note };
+    return { model, saved, from: input.from, streamed: sink.streamed, kernelNote: sink.note, rebuild: (other) => sink.finish(other) };
   } catch (err) {
     input.abort();
     if (input.saving) await input.saving.then((ok) => ok && forget(source.url, cacheName));
@@ -74,7 +78,8 @@ async function openInput(source, cacheName) {
   return { stream, total, from: "network", saving, abort: () => control.abort() };
 }
 
-/** Where the bytes go: the streamed loader, or one buffer of the file's size. {push, finish(backend), streamed, note} */
+/** Where the bytes go: the streamed loader, or one buffer of the file's size. {push, finish(backend) (again: another engine
+ *  on the same bytes), streamed, note} */
 async function makeSink(config, total) {
   let why;
   try {
@@ -83,7 +88,7 @@ async function makeSink(config, total) {
   } catch (err) {
     why = err.message;
   }
-  let buffer = total ? new Uint8Array(total) : null, at = 0;
+  let buffer = total ? new Uint8Array(total) : null, at = 0, tensors = null;
   const chunks = [];
   return {
     streamed: false, note: why,
@@ -93,63 +98,13 @@ async function makeSink(config, total) {
       buffer.set(chunk, at);
       at += chunk.length;
     },
-    async finish(backend) {
-      if (!buffer) { buffer = new Uint8Array(at); let o = 0; for (const c of chunks.splice(0)) { buffer.set(c, o); o += c.length; } }
-      const whole = at === buffer.length ? buffer.buffer : buffer.buffer.slice(0, at);
-      buffer = null;
-      return createLlama(parseSafetensors(whole, { bf16: "view" }), { backend, config, kernel: "js" });
-    },
-  };
-}
-
-/** Every chunk into the sink, with progress {got, total, rate, left} at most every 100 ms and at the end. */
-async function pump(input, sink, onProgress) {
-  const reader = chunkReader(input.stream), t0 = Date.now(), total = input.total;
-  let got = 0, shown = 0;
-  const report = (force) => {
-    const now = Date.now();
-    if (!force && now - shown < 100) return;
-    shown = now;
-    const rate = got / Math.max((now - t0) / 1000, 1e-3);
-    onProgress({ got, total, rate, left: total && rate ? Math.max(0, (total - got) / rate) : null, from: input.from });
-  };
-  for (;;) {
-    let part;
-    try {
-      part = await reader.read();
-    } catch (err) {
-      throw new Error(`the download stopped after ${bytes(got)}${total ? ` of ${bytes(total)}` : ""} (${err.message}). Try again.`);
-    }
-    if (part.done) break;
-    sink.push(part.value);
-    got += part.value.length;
-    report(false);
-  }
-  report(true);
-  if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
-}
-
-const READ_BYTES = 4 * 2 ** 20;
-
-/**
- * {read() -> {done, value: Uint8Array}} over a stream. A byte stream (a file, a fetch body, a saved
- * copy: Blob.stream() and Response.body are byte streams) is read into one 4 MiB buffer again and
- * again (a BYOB reader), so reading 2.2 GB leaves no chunks behind for the garbage collector; each
- * value is valid until the next read. Any other stream is read chunk by chunk as it comes.
- */
-export function chunkReader(stream) {
-  let byob = null;
-  try {
-    byob = stream.getReader({ mode: "byob" });
-  } catch {
-    return stream.getReader();                       // not a byte stream
-  }
-  let buffer = new ArrayBuffer(READ_BYTES);
-  return {
-    async read() {
-      const part = await byob.read(new Uint8Array(buffer));
-      if (part.value) buffer = part.value.buffer;    // the same memory, handed back
-      return part.done ? { done: true, value: undefined } : part;
+    async finish(backend) {                          // once read, the tensors are kept for another engine
+      if (!tensors) {
+        if (!buffer) { buffer = new Uint8Array(at); let o = 0; for (const c of chunks.splice(0)) { buffer.set(c, o); o += c.length; } }
+        tensors = parseSafetensors(at === buffer.length ? buffer.buffer : buffer.buffer.slice(0, at), { bf16: "view" });
+        buffer = null;
+      }
+      return createLlama(tensors, { backend, config, kernel: "js" });
     },
   };
 }
