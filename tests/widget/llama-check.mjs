@@ -44,7 +44,7 @@ export async function runLlamaCaseOn(m, c) {
     const lensRow = full.residual[1].subarray(0, m.config.hidden_size), lens = m.lens(lensRow);
     prompts.push({
       T, ms, logits: b64(full.logits), residual: b64(concat(full.residual)), norm: b64(full.norm),
-      attention: b64(concat(full.attention)), q: b64(full.rope.q), k: b64(full.rope.k), cached, lens: b64(lens),
+      attention: b64(concat(full.attention)), q: b64(full.rope.q), k: b64(full.rope.k), cached, lens: b64(lens), down: b64(full.mlp.down),
       mlp_ok: full.mlp.act.every((a, i) => Math.abs(a - full.mlp.gate[i] / (1 + Math.exp(-full.mlp.gate[i])) * full.mlp.up[i]) < 1e-5),
     });
   }

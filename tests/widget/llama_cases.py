@@ -72,19 +72,21 @@ def load_reference_model(path: Path):
 
 def reference(model, prompts: list[list[int]], rope_layer: int = 1) -> list[dict]:
     """Per prompt: all logits [T, V], residual rows entering each layer and leaving the last [L+1, T, d],
-    the final norm [T, d], attention [L, H, T, T], one layer's q, k after RoPE ([T, H·hd], [T, KV·hd]),
-    and the logit lens of the residual entering layer 1, row 0 [V]."""
+    the final norm [T, d], attention [L, H, T, T], one layer's q, k after RoPE ([T, H·hd], [T, KV·hd])
+    and its feed-forward output (down_proj's, [T, d]), and the logit lens of the residual entering layer 1, row 0 [V]."""
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     layers, out = model.model.layers, []
     with torch.no_grad():
         for ids in prompts:
-            leaving = []
-            hook = layers[-1].register_forward_hook(lambda mod, i, o: leaving.append(o[0] if isinstance(o, tuple) else o))
+            leaving, down = [], []
+            hooks = [layers[-1].register_forward_hook(lambda mod, i, o: leaving.append(o[0] if isinstance(o, tuple) else o)),
+                     layers[rope_layer].mlp.register_forward_hook(lambda mod, i, o: down.append(o[0]))]
             try:
                 r = model(torch.tensor([ids]), output_hidden_states=True, output_attentions=True)
             finally:
-                hook.remove()
+                for hook in hooks:
+                    hook.remove()
             residual = [h[0] for h in r.hidden_states[:-1]] + [leaving[0][0]]
             attn = layers[rope_layer].self_attn
             h = layers[rope_layer].input_layernorm(r.hidden_states[rope_layer])
@@ -96,7 +98,8 @@ def reference(model, prompts: list[list[int]], rope_layer: int = 1) -> list[dict
             lens = model.lm_head(model.model.norm(r.hidden_states[1][0, :1]))[0]      # the logit lens on layer 1's input, row 0
             out.append({"logits": r.logits[0].numpy(), "residual": torch.stack(residual).numpy(), "lens": lens.numpy(),
                         "norm": r.hidden_states[-1][0].numpy(), "attention": torch.cat(r.attentions).numpy(),
-                        "q": q[0].transpose(0, 1).reshape(T, -1).numpy(), "k": k[0].transpose(0, 1).reshape(T, -1).numpy()})
+                        "q": q[0].transpose(0, 1).reshape(T, -1).numpy(), "k": k[0].transpose(0, 1).reshape(T, -1).numpy(),
+                        "down": down[0].numpy()})
     return out
 
 
@@ -114,7 +117,7 @@ def f32(b64: str, shape=None) -> np.ndarray:
 
 def max_deltas(got: dict, ref: list[dict]) -> dict[str, float]:
     """Worst |Δ| over all prompts, per quantity: full-pass logits, each chunking's KV-cached logits,
-    residual, final norm, attention, RoPE'd q and k, the logit lens."""
+    residual, final norm, attention, RoPE'd q and k, one layer's down_proj output, the logit lens."""
     assert "error" not in got, got.get("error")
     worst: dict[str, float] = {}
 
@@ -136,4 +139,5 @@ def max_deltas(got: dict, ref: list[dict]) -> dict[str, float]:
         note("k after RoPE", f32(g["k"], r["k"].shape), r["k"])
         if "lens" in g:
             note("logit lens", f32(g["lens"]), r["lens"])
+        note("down_proj output", f32(g["down"], r["down"].shape), r["down"])
     return worst

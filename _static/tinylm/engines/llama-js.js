@@ -164,7 +164,8 @@ export class LlamaJS {
    * ids [T] -> {logits [rows × V], logitRows, past, T, positions [T], residual [L+1][T, d] (entering each
    * layer, then leaving the last, before the final norm), attention [L] ([H, T, past+T] for kept layers,
    * else null), rope ({layer, q, k: after RoPE [T, H·hd] / [T, KV·hd], qRaw, kRaw: before, invFreq}),
-   * mlp ({layer, gate, up, act = silu(gate)·up: [T, I]}), norm [T, d] (the final RMSNorm)}.
+   * mlp ({layer, gate, up, act = silu(gate)·up: [T, I], mid: the residual entering the feed-forward sub-block,
+   * down: what it adds (the residual after it minus mid): [T, d]}), norm [T, d] (the final RMSNorm)}.
    * opts: cache (a LlamaCache, extended), logits "all" | "last", residual true | false,
    * attention "none" (default) | "all" | [layers], rope: a layer or null, mlp: a layer or null.
    */
@@ -196,8 +197,9 @@ export class LlamaJS {
       const h2 = rmsNorm(x, lw.ln2, T, d, eps);
       const gate = linear(h2, lw.gate, T, d, I), up = linear(h2, lw.up, T, d, I), act = new Float32Array(T * I);
       for (let i = 0; i < T * I; i++) act[i] = silu(gate[i]) * up[i];
+      const mid = mlp === l ? x.slice() : null;                             // the residual between the two sub-blocks
       linear(act, lw.down, T, I, d, x);                                   // x += down(silu(gate) · up)
-      if (mlp === l) out.mlp = { layer: l, gate, up, act };
+      if (mid) out.mlp = { layer: l, gate, up, act, mid, down: x.map((v, i) => v - mid[i]) };
       out.attention.push(att.probs);
       if (residual) out.residual.push(x.slice());
     }

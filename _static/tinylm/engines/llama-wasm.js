@@ -216,8 +216,12 @@ export class LlamaWasm {
       this.product(lw.gate, at.gate, T, T4, d, I, 0);
       this.product(lw.up, at.up, T, T4, d, I, 0);
       const act = this.swiglu(T, T4, I, mlp === l);
-      if (act) out.mlp = { layer: l, gate: f.slice(at.gate >>> 2, (at.gate >>> 2) + T * I), up: f.slice(at.up >>> 2, (at.up >>> 2) + T * I), act };
+      const mid = act ? f.slice(X, X + T * d) : null;                 // the residual between the two sub-blocks
       this.product(lw.down, at.x, T, T4, I, d, 1);                    // x += down(silu(gate) · up)
+      if (act) {
+        out.mlp = { layer: l, gate: f.slice(at.gate >>> 2, (at.gate >>> 2) + T * I), up: f.slice(at.up >>> 2, (at.up >>> 2) + T * I), act,
+          mid, down: f.slice(X, X + T * d).map((v, i) => v - mid[i]) };
+      }
       out.attention.push(att.probs);
       if (residual) out.residual.push(f.slice(X, X + T * d));
     }

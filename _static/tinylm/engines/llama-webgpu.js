@@ -387,8 +387,9 @@ class LlamaGPU {
         want.attention.push(null);
       }
       run([p.o[R], p.ln2, p.gateUp[R], p.swiglu]);
-      if (mlp === l) want.mlp = { layer: l, gate: read(a.gate, T * I), up: read(a.up, T * I), act: read(a.act, T * I) };
+      if (mlp === l) want.mlp = { layer: l, gate: read(a.gate, T * I), up: read(a.up, T * I), act: read(a.act, T * I), mid: read(a.x, T * D) };
       run(p.down[R]);
+      if (mlp === l) want.mlp.after = read(a.x, T * D);
       if (residual) want.residual.push(read(a.x, T * D));
     }
     run(plan.norm);
@@ -422,7 +423,10 @@ class LlamaGPU {
     out.residual = residual ? want.residual.map(take) : null;
     out.attention = want.attention.map(take);
     if (want.rope) out.rope = { layer: rope, q: take(want.rope.q), k: take(want.rope.k), qRaw: take(want.rope.qRaw), kRaw: take(want.rope.kRaw), invFreq: this.invFreq };
-    if (want.mlp) out.mlp = { layer: mlp, gate: take(want.mlp.gate), up: take(want.mlp.up), act: take(want.mlp.act) };
+    if (want.mlp) {
+      const mid = take(want.mlp.mid), after = take(want.mlp.after);
+      out.mlp = { layer: mlp, gate: take(want.mlp.gate), up: take(want.mlp.up), act: take(want.mlp.act), mid, down: after.map((v, i) => v - mid[i]) };
+    }
     out.norm = take(want.norm);
     out.logits = logits === "last" ? take(want.logits[0].read) : this.assemble(want.logits.map((g) => ({ ...g, data: take(g.read) })), rows);
     return out;
