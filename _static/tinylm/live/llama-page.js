@@ -9,8 +9,9 @@
 // first, and what the device says about its memory. The question is wrapped in the chat template in
 // the page (shown as it is typed, special tokens named) and the answer streams token by token until
 // </s> or the length the reader set; Stop ends it after the token being computed.
-// Not handled: several turns of conversation (one question at a time), a system prompt, switching
-// engines without reading the weights again.
+// Switching the engine after a load builds the other engine on the weights already in the worker's
+// memory (no second read). Not handled: several turns of conversation (one question at a time), a
+// system prompt.
 
 import { el, field, fromBase64, select } from "../common/dom.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
@@ -82,6 +83,7 @@ export function mountLlama(root, data, tokenizer, pieces, { workerSource } = {})
 
   function loaded(info, source) {
     state.model = info;
+    state.source = source;
     const c = info.config, engine = info.backend === "webgpu" ? "WebGPU" : info.kernel === "wasm" ? "CPU (WebAssembly)" : "CPU (JavaScript)";
     ui.status.textContent = `Loaded from ${source}: ${c.num_hidden_layers} layers, ${c.num_attention_heads} query heads sharing ` +
       `${c.num_key_value_heads} KV heads of ${c.head_dim}, d ${c.hidden_size.toLocaleString("en")}, SwiGLU ${c.intermediate_size.toLocaleString("en")}, ` +
@@ -123,7 +125,21 @@ export function mountLlama(root, data, tokenizer, pieces, { workerSource } = {})
     ui.download.textContent = downloadLabel(data, url);
     say("The saved copy of the weights is gone; the next load downloads them again.");
   }));
-  ui.engine.addEventListener("change", () => { if (state.model) say("The engine is chosen when the weights are read: load them again to switch."); });
+  ui.engine.addEventListener("change", () => {
+    if (!state.model) return;
+    guarded("The engine could not be changed", async () => {             // the weights stay in the worker's memory
+      const host = await state.host, from = state.source;
+      state.model = null;
+      ui.ask.disabled = ui.parity.disabled = true;
+      try {
+        loaded(await host.call("engine", { backend: ui.engine.value }), from);
+      } catch (err) {
+        ui.status.textContent = "No engine: load the weights again.";
+        ui.engineBadge.textContent = "engine: none yet";
+        throw err;
+      }
+    });
+  });
   ui.ask.addEventListener("click", () => guarded("The answer stopped", () => ask(state, ui, templated(), piece, pieces, data, say)));
   ui.stop.addEventListener("click", () => { state.stop = true; ui.stop.disabled = true; });
   ui.parity.addEventListener("click", () => guarded("The check could not run", () => checkParity(state, ui, data, tokenizer)));
@@ -215,7 +231,7 @@ function buildControls(root, data, url) {
     el("div", { class: "tlm-row" }, field("Engine", ui.engine), ui.engineBadge),
     el("p", { style: "font-size: 0.85em;", text: "Both engines compute in float32 from the same bfloat16 weights: WebGPU on the graphics card where the " +
       "browser offers it (else the CPU), or the CPU through WebAssembly. Either must pass the check against PyTorch within 0.001; " +
-      "the engine is chosen when the weights are read." }), ui.hostNote);
+      "switching engines keeps the weights already read." }), ui.hostNote);
   const chat = el("fieldset", { class: "tlm-panel" }, el("legend", { text: "Your question" }), field("Question", ui.question),
     el("p", { class: "llmbook-llama-caption", text: "What the model reads (the chat template applied):" }), ui.templateView, ui.templateIds,
     el("div", { class: "tlm-grid" }, field("Longest answer (tokens)", ui.generate), field("Pick", ui.mode), field("Temperature", ui.temperature),

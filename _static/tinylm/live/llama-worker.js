@@ -15,6 +15,8 @@
 //        rows of each, from row0), norm (final RMSNorm, last row), rope, mlp (the last row), attention
 //        [H, T, T] when T ≤ 256, lens (top 3 at the last row after each block), logits (live-math.js
 //        logitsSummary), choice (the pick), cache {length, bytes}}
+//   engine {backend}                      the same weights (already in memory) on another engine -> as load, without
+//        saved, from and streamed
 //   detail {layer}                         the same layer details for another layer (the prompt again, no cache)
 //   step {id}                              one more token through the cache -> {next, ms, cache}
 //   logits {ids}                           the last row's logits (no cache) -> {logits}
@@ -30,7 +32,7 @@ const KEEP_ROWS = 12;                  // rows of each residual sent to the page
 const MAX_ATTENTION = 256;             // longer prompts: no [H, T, T] maps
 
 export function createHost() {
-  const s = { model: null, cache: null, ids: null, settings: null, rand: null };
+  const s = { model: null, rebuild: null, kernelNote: null, cache: null, ids: null, settings: null, rand: null };
   const model = () => {
     if (!s.model) throw new Error("load the weights first");
     return s.model;
@@ -38,14 +40,19 @@ export function createHost() {
 
   const ops = {
     async load({ source, backend, config, cacheName }, onProgress) {
-      if (s.model && s.model.destroy) s.model.destroy();
-      s.model = s.cache = s.ids = null;                          // the old weights go before the new come
+      drop();
+      s.rebuild = null;                                          // the old weights go before the new come
       const got = await loadWeights(source, { backend, config, cacheName, onProgress });
-      const m = (s.model = got.model);
-      return { config: m.config, backend: m.backend, kernel: m.kernel || "js", fallback: m.fallback || null,
-        kernelNote: m.kernelFallback || got.kernelNote || null, saved: got.saved, from: got.from, streamed: got.streamed,
-        weightBytes: m.weightBytes || null, memoryBytes: m.memoryBytes || null, dtype: m.dtype || null,
-        binding: m.backend === "webgpu" ? { limit: m.limit, splits: m.splits } : null };
+      s.model = got.model;
+      s.rebuild = got.rebuild;
+      s.kernelNote = got.kernelNote;
+      return { ...describe(s.model, got.kernelNote), saved: got.saved, from: got.from, streamed: got.streamed };
+    },
+    async engine({ backend }) {
+      if (!s.rebuild) throw new Error("load the weights first");
+      drop();
+      s.model = await s.rebuild(backend);
+      return describe(s.model, s.kernelNote);
     },
     async prompt({ ids, settings = { mode: "greedy" }, layer = 0 }) {
       const m = model(), t0 = performance.now();
@@ -77,10 +84,22 @@ export function createHost() {
     },
   };
 
+  function drop() {                                              // the engine goes; the weights in memory stay
+    if (s.model && s.model.destroy) s.model.destroy();
+    s.model = s.cache = s.ids = null;
+  }
+
   return async function call(op, args = {}, onProgress = () => {}) {
     if (!Object.hasOwn(ops, op)) throw new Error(`the engine host has no call ${JSON.stringify(op)}`);
     return own(await ops[op](args, onProgress));
   };
+}
+
+/** What the page says of an engine: its config, backend and kernels, why it fell back, its bytes, WebGPU's bindings. */
+function describe(m, kernelNote) {
+  return { config: m.config, backend: m.backend, kernel: m.kernel || "js", fallback: m.fallback || null,
+    kernelNote: m.kernelFallback || kernelNote || null, weightBytes: m.weightBytes || null, memoryBytes: m.memoryBytes || null,
+    dtype: m.dtype || null, binding: m.backend === "webgpu" ? { limit: m.limit, splits: m.splits } : null };
 }
 
 /** In a worker: answer the page's calls in order; "ready" once listening (host.js). */
