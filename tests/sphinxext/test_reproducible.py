@@ -22,7 +22,8 @@ from llmbook.lm.trace import META_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = ("part1/walkthrough-distilgpt2", "part1/block-distilgpt2")
-pytestmark = pytest.mark.slow
+# two book builds side by side (about 30 s of both cores): as-shipped checks, run by .ci/run after `make test`
+pytestmark = [pytest.mark.slow, pytest.mark.shipped]
 
 
 def _builds(tmp: Path, runs=(1, 2)) -> list[tuple[Path, Path]]:
