@@ -5,7 +5,7 @@
 - at 390 px no page scrolls sideways (a figure may scroll inside its own box);
 - on every animated plotly figure of the book, the Play/Pause buttons and the slider
   overlap no title, axis title or tick label, nor each other (all slides shown, measured
-  in the page, at 1280 and 390 px);
+  in the page, at 1280 and 390 px, during the one visit of each page: tests/browser/visits.py);
 - the vocabulary grid's tokens fit their cells at 1280 px.
 """
 
@@ -48,9 +48,8 @@ OVERLAPS = """() => {
 }"""
 
 
-def _animated_pages(site) -> list[str]:
-    return sorted(str(p.relative_to(site)) for p in site.rglob("*.html")
-                  if "_static" not in p.parts and "Plotly.addFrames" in p.read_text())
+def _animates(site, rel: str) -> bool:
+    return "Plotly.addFrames" in (site / rel).read_text(errors="replace")
 
 
 @pytest.mark.parametrize("rel", WIDE + NARROW)
@@ -77,19 +76,13 @@ def test_no_page_scrolls_sideways_at_390(rel, base_url, chromium):
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_animation_controls_never_cover_titles_or_labels(width, site, base_url, chromium):
-    pages = _animated_pages(site)
-    assert len(pages) >= 7, pages
-    problems, animated = [], 0
-    for rel in pages:
-        page, _ = open_page(chromium, f"{base_url}/{rel}")
-        page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_function("() => window.Plotly && document.querySelector('.plotly-graph-div .main-svg')")
-        page.evaluate(SHOW_ALL_SLIDES)
-        found = page.evaluate(OVERLAPS)
-        page.close()
-        animated += sum(1 for f in found if f.startswith("#animated"))
-        problems += [f"{rel}: {f}" for f in found if not f.startswith("#animated")]
+def test_animation_controls_never_cover_titles_or_labels(width, visits):
+    """Measured during the one visit of each page (tests/browser/visits.py), every slide shown."""
+    pages = {rel: v["overlaps"][str(width)] for rel, v in visits.items() if "overlaps" in v}
+    assert len(pages) >= 7, sorted(pages)
+    found = [(rel, f) for rel, fs in pages.items() for f in fs]
+    animated = sum(1 for _, f in found if f.startswith("#animated"))
+    problems = [f"{rel}: {f}" for rel, f in found if not f.startswith("#animated")]
     assert animated >= 10, f"only {animated} animated figures found"
     assert not problems, "\n".join(problems)
 

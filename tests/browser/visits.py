@@ -3,15 +3,18 @@
 Each page is opened once: its console errors, failed and external requests and drawn
 figures are recorded, then axe-core runs on it in the light theme (every rule) and the dark one
 (the colour rules; transitions off, so a theme's colours apply at once), and pages with a plotly figure get
-the figure audit of ``test_figure_labels`` (at their width and a phone's). ``test_site``,
-``test_a11y`` and ``test_figure_labels`` assert on the record: each page is loaded once.
+the figure audit of ``test_figure_labels`` (at their width and a phone's); pages with an animated
+figure then show every slide and measure their controls' overlaps for ``test_layout`` (at a phone's
+width and 1280 px). ``test_site``, ``test_a11y``, ``test_figure_labels`` and ``test_layout`` assert on
+the record: each page is loaded once.
 """
 
 from __future__ import annotations
 
 from tests.browser.harness import open_page
 from tests.browser.test_a11y import COLOUR_RULES, NO_TRANSITIONS, violations
-from tests.browser.test_figure_labels import _has_figure, figure_audit
+from tests.browser.test_figure_labels import PHONE, _has_figure, figure_audit
+from tests.browser.test_layout import OVERLAPS, SHOW_ALL_SLIDES, _animates
 from tests.browser.test_site import _pages, _plotly_state
 
 AUDITS_FIGURES = True      # test_figure_labels reads "figure_audit" from this record
@@ -24,7 +27,7 @@ THEME = """(t) => new Promise((done) => {
 
 def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
     """{page: {"log": PageLog, "state": plotly figures drawn, "a11y": {theme: [violations]},
-    "figure_audit": {...} on pages with a figure}}"""
+    "figure_audit": {...} on pages with a figure, "overlaps": {width: [...]} on pages with an animation}}"""
     out = {}
     for rel in _pages(site):
         page, log = open_page(chromium, f"{base_url}/{rel}")
@@ -37,6 +40,12 @@ def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
             a11y[theme] = violations(page, rules)
         out[rel] = {"log": log, "state": state, "a11y": a11y}
         if _has_figure(site, rel):
-            out[rel]["figure_audit"] = figure_audit(page)      # last: it leaves the page at a phone's width
+            out[rel]["figure_audit"] = figure_audit(page)      # it leaves the page at a phone's width
+        if _animates(site, rel):                               # last: every slide shown, at a phone's width, then 1280 px
+            out[rel]["overlaps"] = {}
+            for width, height in ((PHONE["width"], PHONE["height"]), (1280, 900)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.evaluate(SHOW_ALL_SLIDES)
+                out[rel]["overlaps"][str(width)] = page.evaluate(OVERLAPS)
         page.close()
     return out
