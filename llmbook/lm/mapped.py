@@ -131,3 +131,53 @@ def _copy_converted(path: Path, plan: list[dict], out, out_dt) -> None:
             if len(raw) != t["nbytes"]:
                 raise CheckpointError(f"{path}: tensor {t['name']!r} runs past the end of the file")
             out.write(torch.frombuffer(raw, dtype=torch_dtype(t["dtype"])).to(out_dt).view(torch.uint8).numpy().tobytes())
+
+
+def map_standin_(model, name: str, dtype: str, key: str, fill) -> bool:
+    """Point ``model``'s parameters at the stand-in file ``key`` in llmbook's cache, writing it first
+    (``fill(model)``, then every parameter, atomically) when it is not there yet.
+
+    The book's chapters each load TinyLlama's stand-in in their own kernel: seeding 1.1 B values
+    costs seconds of every core each time, mapping the file once written costs nothing and shares
+    its pages. Returns ``False`` (the model filled in memory, no file) when the disk has no room.
+    Files of other keys (older code or libraries) are removed when a new one is written.
+    Not handled: two processes writing the same key at once (both write; the last rename wins,
+    with the same bytes).
+    """
+    target = cache_root() / "standin" / name / key / f"{dtype}.safetensors"
+    params = dict(model.named_parameters())
+    if not target.is_file():
+        fill(model)
+        for old in target.parents[1].glob("*") if target.parents[1].is_dir() else ():
+            if old.name != key:
+                shutil.rmtree(old, ignore_errors=True)
+        if not _write_params(params, target, dtype):
+            return False
+    _point_at_file_(target, tensor_plan(target, params), params, dtype)
+    return True
+
+
+def _write_params(params: dict, target: Path, dtype: str) -> bool:
+    """Every parameter as stored in memory (``dtype``) into ``target`` (atomically); False if no room."""
+    import torch
+
+    size, header, offset = SIZES[NAMES[dtype]], {}, 0
+    for pname, p in params.items():
+        n = p.numel() * size
+        header[pname] = {"dtype": NAMES[dtype], "shape": list(p.shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-(8 + len(head)) % ALIGN)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(target.parent).free < 8 + len(head) + offset + 2**30:   # keep 1 GB free
+        return False
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(struct.pack("<Q", len(head)) + head)
+            for p in params.values():
+                out.write(p.detach().contiguous().view(-1).view(torch.uint8).numpy().data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True

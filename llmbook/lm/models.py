@@ -7,12 +7,14 @@ materialises attention probabilities.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .mapped import map_weights_, mapping_wanted
+from .mapped import map_standin_, map_weights_, mapping_wanted
 from .specs import ModelSpec, get_spec
 from .tokenizers import display_tokens, encode_prompt, exact, offline_tokenizer
 from .weights import (
@@ -90,7 +92,7 @@ def load_model(name: str, weights: str | None = None, *, source: str | None = No
 def _load(spec: ModelSpec, choice: WeightsChoice, dtype: str, seed: int, overrides, mapped: bool) -> LoadedModel:
     start = time.perf_counter()
     if choice.kind == "standin":
-        model, tok, rev = _standin(spec, dtype, seed, dict(overrides)), offline_tokenizer(spec), None
+        model, tok, rev = _standin(spec, dtype, seed, dict(overrides), mapped), offline_tokenizer(spec), None
     else:
         if overrides:
             raise ValueError("config_overrides only apply to stand-in weights")
@@ -112,11 +114,26 @@ def _model_class(spec: ModelSpec):
     return GPT2LMHeadModel if spec.arch == "gpt2" else LlamaForCausalLM
 
 
-def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict):
-    """The real architecture, allocated without torch's slow init, then seeded."""
+def _standin(spec: ModelSpec, dtype: str, seed: int, overrides: dict, mapped: bool = False):
+    """The real architecture, allocated without torch's slow init, then seeded. Full size and
+    ``mapped`` (book builds): seeded once into a file in llmbook's cache and mapped from it after."""
     model = _skeleton(spec, _config(spec, overrides), dtype)
-    fill_standin_(model, seed)
+    if mapped and not overrides:
+        map_standin_(model, spec.name, dtype, _standin_key(spec, seed), lambda m: fill_standin_(m, seed))
+    else:
+        fill_standin_(model, seed)
     return model
+
+
+def _standin_key(spec: ModelSpec, seed: int) -> str:
+    """What the stand-in's values depend on: the seed, the config, the seeding code, the parameter names."""
+    import transformers
+
+    from . import weights
+
+    h = hashlib.sha256(json.dumps([seed, spec.config, transformers.__version__], sort_keys=True).encode())
+    h.update(Path(weights.__file__).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _real(spec: ModelSpec, source: str, dtype: str, mapped: bool = False):

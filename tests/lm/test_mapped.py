@@ -18,6 +18,17 @@ def _rss_file_and_anon() -> tuple[int, int]:
     return tuple(int(fields[k].split()[0]) * 1024 for k in ("RssFile", "RssAnon"))
 
 
+def _in_a_mapping_of(path, address: int) -> bool:
+    """Whether `address` lies in a mapping of the file `path` (/proc/self/maps)."""
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == str(path):
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                return True
+    return False
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
@@ -86,3 +97,33 @@ def test_mapping_is_asked_for_or_set_by_the_environment(monkeypatch):
     monkeypatch.setenv("LLMBOOK_MAP_WEIGHTS", "1")
     assert mapping_wanted(None) and not mapping_wanted(False)
     assert os.environ["LLMBOOK_MAP_WEIGHTS"] == "1"
+
+
+def test_a_full_size_standin_is_seeded_once_then_mapped_from_the_cache(cache, monkeypatch):
+    """Book builds (mapping on): the first load seeds and writes the file, later ones map it, with the
+    same values as a stand-in seeded in memory; tied weights stay tied; another key replaces the old file."""
+    from llmbook.lm import models
+    from llmbook.lm.models import _load, load_model
+
+    _load.cache_clear()
+    first = load_model("distilgpt2", "standin", mapped=True)
+    files = list((cache / "standin" / "distilgpt2").rglob("float32.safetensors"))
+    assert len(files) == 1 and files[0].stat().st_size > 300e6
+    _load.cache_clear()
+    calls = []
+    with monkeypatch.context() as m:
+        m.setattr(models, "fill_standin_", lambda *a: calls.append(a))              # a mapped load seeds nothing
+        again = load_model("distilgpt2", "standin", mapped=True)
+    _load.cache_clear()
+    plain = load_model("distilgpt2", "standin", mapped=False)
+    assert not calls
+    for (name, a), (_, b) in zip(plain.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    head, emb = again.model.get_output_embeddings().weight, again.model.get_input_embeddings().weight
+    assert head.data_ptr() == emb.data_ptr()
+    assert _in_a_mapping_of(files[0], emb.data_ptr()) and _in_a_mapping_of(files[0], first.model.get_input_embeddings().weight.data_ptr())
+    monkeypatch.setattr(models, "_standin_key", lambda spec, seed: "another")
+    _load.cache_clear()
+    load_model("distilgpt2", "standin", mapped=True)
+    assert [p.parent.name for p in (cache / "standin" / "distilgpt2").rglob("float32.safetensors")] == ["another"]
+    _load.cache_clear()
