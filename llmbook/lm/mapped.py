@@ -14,7 +14,10 @@ Which file is mapped:
 - otherwise a converted copy written once, tensor by tensor, to llmbook's cache
   (``weights/<model>/<key>/<dtype>.safetensors``; the key hashes the checkpoint files'
   paths, sizes and times, so a new download gets a new copy). TinyLlama's bfloat16 file
-  becomes a 4.4 GB float32 file: the cache is safe to delete at any time.
+  becomes a 4.4 GB float32 file: the cache is safe to delete at any time;
+- for a full-size stand-in (:func:`map_standin_`), the seeded values written once to
+  ``standin/<model>/<key>/<dtype>.safetensors`` (the key hashes the seed, the config and
+  the seeding code), so only the first chapter pays for seeding.
 
 The mapping is private (copy-on-write): a write to a mapped parameter copies that page
 into anonymous memory and never reaches the file. Not handled: training mapped weights
@@ -97,13 +100,23 @@ def _write_converted(files: list[Path], plans: list[list[dict]], target: Path, d
     """Write every tensor converted to ``dtype`` into ``target`` (atomically); False if no room."""
     import torch
 
-    out_dt, size = getattr(torch, dtype), SIZES[NAMES[dtype]]
-    header, offset = {}, 0
-    for plan in plans:
-        for t in plan:
-            n = t["numel"] * size
-            header[t["name"]] = {"dtype": NAMES[dtype], "shape": t["shape"], "data_offsets": [offset, offset + n]}
-            offset += n
+    out_dt = getattr(torch, dtype)
+    tensors = [(t["name"], t["shape"], t["numel"]) for plan in plans for t in plan]
+
+    def body(out):
+        for path, plan in zip(files, plans):
+            _copy_converted(path, plan, out, out_dt)
+    return _write_file(target, dtype, tensors, body)
+
+
+def _write_file(target: Path, dtype: str, tensors: list[tuple[str, list[int], int]], body) -> bool:
+    """A safetensors file of ``tensors`` ([(name, shape, numel)], all ``dtype``, in this order) whose
+    data ``body(out)`` writes: atomically (a temporary name, then a rename); False if the disk would
+    keep less than 1 GB free."""
+    size, header, offset = SIZES[NAMES[dtype]], {}, 0
+    for name, shape, numel in tensors:
+        header[name] = {"dtype": NAMES[dtype], "shape": list(shape), "data_offsets": [offset, offset + numel * size]}
+        offset += numel * size
     head = json.dumps(header, separators=(",", ":")).encode()
     head += b" " * (-(8 + len(head)) % ALIGN)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +126,7 @@ def _write_converted(files: list[Path], plans: list[list[dict]], target: Path, d
     try:
         with open(tmp, "wb") as out:
             out.write(struct.pack("<Q", len(head)) + head)
-            for path, plan in zip(files, plans):
-                _copy_converted(path, plan, out, out_dt)
+            body(out)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -161,23 +173,7 @@ def _write_params(params: dict, target: Path, dtype: str) -> bool:
     """Every parameter as stored in memory (``dtype``) into ``target`` (atomically); False if no room."""
     import torch
 
-    size, header, offset = SIZES[NAMES[dtype]], {}, 0
-    for pname, p in params.items():
-        n = p.numel() * size
-        header[pname] = {"dtype": NAMES[dtype], "shape": list(p.shape), "data_offsets": [offset, offset + n]}
-        offset += n
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-(8 + len(head)) % ALIGN)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(target.parent).free < 8 + len(head) + offset + 2**30:   # keep 1 GB free
-        return False
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            out.write(struct.pack("<Q", len(head)) + head)
-            for p in params.values():
-                out.write(p.detach().contiguous().view(-1).view(torch.uint8).numpy().data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True
+    def body(out):
+        for p in params.values():
+            out.write(p.detach().contiguous().view(-1).view(torch.uint8).numpy().data)
+    return _write_file(target, dtype, [(name, list(p.shape), p.numel()) for name, p in params.items()], body)
