@@ -184,7 +184,7 @@ def test_a_question_streams_an_answer_and_shows_every_step(chromium, base_url, s
             value = float(layers.split(check)[1].split()[0].rstrip("."))
             assert value < 1e-5, (check, value)
         assert "GQA saves 768 bytes per token, 2× less" in layers
-        assert "down turns it into the 64 numbers added to the residual stream, length " in layers      # down_proj's own output
+        assert "down turns it into the 64 numbers added to the residual stream (length " in layers      # down_proj's own output
         page.get_by_label("Layer", exact=True).select_option("2")
         page.wait_for_function("document.querySelector('[data-detail=rope] h4').textContent.includes('layer 2')", timeout=60_000)
         assert not log.console_errors and not log.page_errors, (log.console_errors, log.page_errors)

@@ -220,8 +220,8 @@ export function renderSwiglu(detail, config) {
   box.append(table(["unit", "gate", "silu(gate)", "up", "silu · up"], v.units.map((u) =>
     [u.i, num(u.gate, 3), num(u.silu, 3), num(u.up, 3), num(u.act, 3)])));
   const down = detail.mlp.down;
-  box.append(el("p", { text: `The product has length ${num(v.norm, 3)}` + (down ? `; down turns it into the ${count(d)} numbers added to the residual stream, ` +
-    `length ${num(Math.hypot(...down), 3)}, starting ${Array.from(down.subarray(0, 3), (x) => num(x, 4)).join(", ")}, …` : `; down_proj [${count(d)} × ${count(I)}] turns it into the ${count(d)} numbers added to the residual stream.`) +
+  box.append(el("p", { text: `The product has length ${num(v.norm, 3)}` + (down ? `; down turns it into the ${count(d)} numbers added to the residual stream ` +
+    `(length ${num(Math.hypot(...down), 3)}; the first three: ${Array.from(down.subarray(0, 3), (x) => num(x, 4)).join(", ")}).` : `; down_proj [${count(d)} × ${count(I)}] turns it into the ${count(d)} numbers added to the residual stream.`) +
     ` silu(gate) · up recomputed here equals the engine's within ${v.delta.toExponential(1)}.` }));
   return box;
 }
