@@ -11,6 +11,8 @@ the record: each page is loaded once.
 
 from __future__ import annotations
 
+from playwright.sync_api import Error as PlaywrightError
+
 from tests.browser.harness import open_page
 from tests.browser.test_a11y import COLOUR_RULES, NO_TRANSITIONS, violations
 from tests.browser.test_figure_labels import PHONE, _has_figure, figure_audit
@@ -27,25 +29,40 @@ THEME = """(t) => new Promise((done) => {
 
 def visit_every_page(site, base_url, chromium, axe_source: str) -> dict:
     """{page: {"log": PageLog, "state": plotly figures drawn, "a11y": {theme: [violations]},
-    "figure_audit": {...} on pages with a figure, "overlaps": {width: [...]} on pages with an animation}}"""
+    "figure_audit": {...} on pages with a figure, "overlaps": {width: [...]} on pages with an animation}}
+
+    A live page may reload itself once, seconds after it loaded, when its isolation service worker
+    first takes control (live/isolation.js): a visit that the reload cut short is made again, in a
+    new tab the worker then controls from the start."""
     out = {}
     for rel in _pages(site):
-        page, log = open_page(chromium, f"{base_url}/{rel}")
-        state = _plotly_state(page)
-        page.add_script_tag(content=axe_source)
-        page.add_style_tag(content=NO_TRANSITIONS)
-        a11y = {}
-        for theme, rules in (("light", None), ("dark", COLOUR_RULES)):     # the dark theme changes colours only
-            page.evaluate(THEME, theme)
-            a11y[theme] = violations(page, rules)
-        out[rel] = {"log": log, "state": state, "a11y": a11y}
-        if _has_figure(site, rel):
-            out[rel]["figure_audit"] = figure_audit(page)      # it leaves the page at a phone's width
-        if _animates(site, rel):                               # last: every slide shown, at a phone's width, then 1280 px
-            out[rel]["overlaps"] = {}
-            for width, height in ((PHONE["width"], PHONE["height"]), (1280, 900)):
-                page.set_viewport_size({"width": width, "height": height})
-                page.evaluate(SHOW_ALL_SLIDES)
-                out[rel]["overlaps"][str(width)] = page.evaluate(OVERLAPS)
-        page.close()
+        for attempt in (1, 2):
+            page, log = open_page(chromium, f"{base_url}/{rel}")
+            try:
+                out[rel] = _visit(page, log, site, rel, axe_source)
+                break
+            except PlaywrightError as err:
+                if attempt == 2 or "Execution context was destroyed" not in str(err):
+                    raise
+            finally:
+                page.close()
     return out
+
+
+def _visit(page, log, site, rel: str, axe_source: str) -> dict:
+    record = {"log": log, "state": _plotly_state(page)}
+    page.add_script_tag(content=axe_source)
+    page.add_style_tag(content=NO_TRANSITIONS)
+    record["a11y"] = {}
+    for theme, rules in (("light", None), ("dark", COLOUR_RULES)):     # the dark theme changes colours only
+        page.evaluate(THEME, theme)
+        record["a11y"][theme] = violations(page, rules)
+    if _has_figure(site, rel):
+        record["figure_audit"] = figure_audit(page)            # it leaves the page at a phone's width
+    if _animates(site, rel):                                   # last: every slide shown, at a phone's width, then 1280 px
+        record["overlaps"] = {}
+        for width, height in ((PHONE["width"], PHONE["height"]), (1280, 900)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.evaluate(SHOW_ALL_SLIDES)
+            record["overlaps"][str(width)] = page.evaluate(OVERLAPS)
+    return record
