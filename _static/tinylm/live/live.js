@@ -18,7 +18,7 @@ import { el, field, fromBase64, select } from "../common/dom.js";
 import { connect, loadScript, nextFrame } from "./host.js";
 import { createHost } from "./live-worker.js";
 import { bytes, maxAbsDiff } from "./live-math.js";
-import { pump } from "./read-stream.js";
+import { collector, pump } from "./read-stream.js";
 import { prob, renderAttention, renderDone, renderEmbed, renderInput, renderLayers, renderLogits, renderLoop, renderSample,
   renderSoftmax, renderTokens } from "./live-steps.js";
 
@@ -179,9 +179,8 @@ async function cachedBytes(url, peek = false) {
   }
 }
 
-/** The file's bytes, with bytes / rate / time left: one buffer of the announced size (read-stream.js fills it
- *  from one reused 4 MiB buffer), or the chunks that came when no size was announced (joined by the engine's
- *  worker); refuses an HTTP error and a cut download. */
+/** The file's bytes in one ArrayBuffer (read-stream.js collector), with bytes / rate / time left; refuses an
+ *  HTTP error and a cut download. */
 async function download(url, ui) {
   let res;
   try {
@@ -190,21 +189,14 @@ async function download(url, ui) {
     throw new Error(`could not reach ${url} (${err.message}). Offline? Pick a model.safetensors from your disk instead, or give ?weights=URL of a mirror.`);
   }
   if (!res.ok) throw new Error(`${url} answered HTTP ${res.status} ${res.statusText}.`);
-  const total = Number(res.headers.get("Content-Length")) || 0, whole = total ? new Uint8Array(total) : null, chunks = [];
-  let at = 0;
-  const push = (part) => {
-    if (!whole) { chunks.push(part.slice()); return; }
-    if (at + part.length > total) throw new Error(`${url} sent more than the ${bytes(total)} it announced.`);
-    whole.set(part, at);
-    at += part.length;
-  };
+  const total = Number(res.headers.get("Content-Length")) || 0, file = collector(total);
   ui.progress.hidden = false;
   ui.progress.max = total || 1;
-  await pump(res.body, total, push, ({ got, rate, left }) => {
+  await pump(res.body, total, file.push, ({ got, rate, left }) => {
     ui.progress.value = got;
     ui.progressText.textContent = `${bytes(got)}${total ? ` of ${bytes(total)}` : ""} · ${bytes(rate)}/s` + (left === null ? "" : ` · ${left.toFixed(0)} s left`);
   });
-  return whole ? whole.buffer : chunks;
+  return file.result();
 }
 
 /** A token as text; a piece of a UTF-8 character (an emoji or CJK split across tokens) as its bytes, ⟨e6 9d⟩. */

@@ -15,8 +15,7 @@
 // sends no Content-Length on the whole-file path (the chunks are joined: two copies for a moment).
 
 import { createLlama, llamaLoader, parseSafetensors } from "../engines/llama.js";
-import { bytes } from "./live-math.js";
-import { pump } from "./read-stream.js";
+import { collector, pump } from "./read-stream.js";
 
 /**
  * The weights through the engine -> {model, saved (kept in Cache Storage), from: "cache" | "network" | "file", streamed,
@@ -88,22 +87,12 @@ async function makeSink(config, total) {
   } catch (err) {
     why = err.message;
   }
-  let buffer = total ? new Uint8Array(total) : null, at = 0, tensors = null;
-  const chunks = [];
+  const file = collector(total);
+  let tensors = null;
   return {
-    streamed: false, note: why,
-    push(chunk) {
-      if (!buffer) { chunks.push(chunk.slice()); at += chunk.length; return; }      // a copy: pump reuses its buffer
-      if (at + chunk.length > buffer.length) throw new Error(`the file is longer than the ${bytes(buffer.length)} the server announced`);
-      buffer.set(chunk, at);
-      at += chunk.length;
-    },
+    streamed: false, note: why, push: file.push,
     async finish(backend) {                          // once read, the tensors are kept for another engine
-      if (!tensors) {
-        if (!buffer) { buffer = new Uint8Array(at); let o = 0; for (const c of chunks.splice(0)) { buffer.set(c, o); o += c.length; } }
-        tensors = parseSafetensors(at === buffer.length ? buffer.buffer : buffer.buffer.slice(0, at), { bf16: "view" });
-        buffer = null;
-      }
+      if (!tensors) tensors = parseSafetensors(file.result(), { bf16: "view" });
       return createLlama(tensors, { backend, config, kernel: "js" });
     },
   };

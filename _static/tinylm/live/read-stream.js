@@ -3,6 +3,7 @@
 //
 //   const reader = chunkReader(stream)                       // {read() -> {done, value: Uint8Array}}
 //   const got = await pump(stream, total, push, onProgress)   // every byte through push(bytes), with progress
+//   const file = collector(total); ... file.push ...; file.result()   // the bytes in one ArrayBuffer
 //
 // A byte stream (a file's Blob.stream(), a fetch body, a Cache Storage copy: all byte streams) is read
 // into one 4 MiB buffer again and again (a BYOB reader), so reading 2.2 GB leaves no chunks behind for
@@ -62,4 +63,29 @@ export async function pump(stream, total, push, onProgress = () => {}) {
   report(true);
   if (total && got !== total) throw new Error(`the download stopped after ${bytes(got)} of ${bytes(total)}. Try again.`);
   return got;
+}
+
+/**
+ * The pushed bytes in one ArrayBuffer: one of the announced size (total), filled as they come, or,
+ * with no size announced, copies of the chunks joined at the end (two copies for a moment).
+ * {push(bytes), result() -> ArrayBuffer}; push refuses more bytes than announced.
+ */
+export function collector(total) {
+  const whole = total ? new Uint8Array(total) : null, chunks = [];
+  let at = 0;
+  return {
+    push(part) {
+      if (!whole) { chunks.push(part.slice()); at += part.length; return; }    // a copy: pump reuses its buffer
+      if (at + part.length > total) throw new Error(`the file is longer than the ${bytes(total)} the server announced`);
+      whole.set(part, at);
+      at += part.length;
+    },
+    result() {
+      if (whole) return at === total ? whole.buffer : whole.buffer.slice(0, at);
+      const out = new Uint8Array(at);
+      let o = 0;
+      for (const c of chunks.splice(0)) { out.set(c, o); o += c.length; }
+      return out.buffer;
+    },
+  };
 }
