@@ -113,3 +113,23 @@ def open_page(context, url: str, log: PageLog | None = None, init_script: str | 
     page.on("requestfailed", lambda r: log.failed.append(f"{r.url} {r.failure}"))
     page.goto(url, wait_until="load")
     return page, log
+
+
+def run_bench_page(html: str, files: dict[str, Path], what: str, timeout_ms: int = 900_000) -> dict:
+    """``html`` served on loopback beside ``files`` ({name: path}, linked) and ``tinylm`` (the page-side
+    modules); the value of its ``window.result`` once set. An ``{"error"}`` result is raised, naming ``what``."""
+    from .widget import TINYLM
+
+    with tempfile.TemporaryDirectory(prefix="llmbook-bench-page-") as tmp:
+        (Path(tmp) / "tinylm").symlink_to(TINYLM)
+        for name, path in files.items():
+            (Path(tmp) / name).symlink_to(path)
+        (Path(tmp) / "bench.html").write_text(html)
+        with serve(Path(tmp)) as url, browser() as ctx:
+            page = ctx.new_page()
+            page.goto(f"{url}/bench.html")
+            page.wait_for_function("window.result !== undefined", timeout=timeout_ms)
+            result = page.evaluate("window.result")
+    if "error" in result:
+        raise RuntimeError(f"{what} failed in Chromium: {result['error']}")
+    return result

@@ -113,25 +113,14 @@ def node_cpu(weights: Path, threads: int = 1) -> dict:
 
 
 def chromium_webgpu(weights: Path) -> dict:
-    from .browser import browser, browser_missing, serve
+    from .browser import browser_missing, run_bench_page
 
     if browser_missing():
         return {"skipped": browser_missing()}
     html = ("<!doctype html><script type=module>\nimport * as M from './tinylm/engines/gpt2.js';\nwindow.result = (async () => {"
             "const bytes = await (await fetch('./model.safetensors')).arrayBuffer();" + _js("webgpu") +
             "})().catch((e) => ({ error: String(e) }));\n</script>")
-    with tempfile.TemporaryDirectory(prefix="llmbook-bench-live-") as tmp:
-        (Path(tmp) / "tinylm").symlink_to(TINYLM)
-        (Path(tmp) / "model.safetensors").symlink_to(weights)
-        (Path(tmp) / "bench.html").write_text(html)
-        with serve(Path(tmp)) as url, browser() as ctx:
-            page = ctx.new_page()
-            page.goto(f"{url}/bench.html")
-            page.wait_for_function("window.result !== undefined", timeout=900_000)
-            result = page.evaluate("window.result")
-    if "error" in result:
-        raise RuntimeError(f"the live page's WebGPU benchmark failed in Chromium: {result['error']}")
-    return result
+    return run_bench_page(html, {"model.safetensors": weights}, "the live page's WebGPU benchmark")
 
 
 def chromium_cpu(weights: Path, threads: int) -> dict:

@@ -127,23 +127,12 @@ window.result = (async () => {
 
 def chromium_webgpu(folder: Path) -> dict:
     """The WebGPU engine in Chromium on the file in `folder` (with its config.json), streamed as the page reads it."""
-    from .browser import browser, browser_missing, serve
+    from .browser import browser_missing, run_bench_page
 
     if browser_missing():
         return {"skipped": browser_missing()}
-    with tempfile.TemporaryDirectory(prefix="llmbook-bench-llama-gpu-") as tmp:
-        (Path(tmp) / "tinylm").symlink_to(TINYLM)
-        for name in ("model.safetensors", "config.json"):
-            (Path(tmp) / name).symlink_to(folder / name)
-        (Path(tmp) / "bench.html").write_text(_WEBGPU % {"T": PROMPT, "N": NEW_GPU})
-        with serve(Path(tmp)) as url, browser() as ctx:
-            page = ctx.new_page()
-            page.goto(f"{url}/bench.html")
-            page.wait_for_function("window.result !== undefined", timeout=1_800_000)
-            result = page.evaluate("window.result")
-    if "error" in result:
-        raise RuntimeError(f"the TinyLlama WebGPU benchmark failed in Chromium: {result['error']}")
-    return result
+    return run_bench_page(_WEBGPU % {"T": PROMPT, "N": NEW_GPU}, {n: folder / n for n in ("model.safetensors", "config.json")},
+                          "the TinyLlama WebGPU benchmark", timeout_ms=1_800_000)
 
 
 def llama_engines(rounds: int = ROUNDS) -> dict:
