@@ -88,7 +88,6 @@ BUILD_CACHE = os.environ.get("LLMBOOK_CACHE")   # the book build's cache, read b
 @pytest.fixture(scope="session")
 def tiny_artifacts() -> Path:
     """The folder of Part II's artifacts (BPE, trained checkpoint), built at most once per session."""
-    from llmbook.lm.cache import cache_root
     from llmbook.tiny.artifacts import book_artifacts
 
     with pytest.MonkeyPatch.context() as mp:
@@ -96,8 +95,7 @@ def tiny_artifacts() -> Path:
             mp.setenv("LLMBOOK_CACHE", BUILD_CACHE)
         else:
             mp.delenv("LLMBOOK_CACHE", raising=False)
-        with exclusive(cache_root() / "tiny" / ".pytest.lock"):       # xdist: one worker trains
-            return book_artifacts()
+        return book_artifacts()                     # xdist: one worker trains, the other waits (its lock)
 
 
 @pytest.fixture(scope="session")
