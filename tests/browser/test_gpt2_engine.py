@@ -16,7 +16,6 @@ import json
 import numpy as np
 import pytest
 
-from llmbook import load_model
 from tests.browser.harness import serve
 from tests.widget.gpt2_cases import BOUND, assert_gpt2_parity, case_file, load_reference_model, random_checkpoint, reference
 from tests.widget.node import ROOT
@@ -36,19 +35,19 @@ def standin(distilgpt2_file, tmp_path_factory):
     """(folder served, the checkpoint, the book's stand-in and its traces, prompts as ids). The traces come
     through llmbook's trace cache: the book build's (``LLMBOOK_CACHE`` as the run began, as .ci/run sets it),
     so the shipped phase reads what `make test` captured; else a cache of this run's own."""
+    from llmbook.lm.specs import get_spec
     from llmbook.lm.store import get_trace
+    from llmbook.lm.tokenizers import offline_tokenizer
     from tests.conftest import BUILD_CACHE
 
     folder, weights = distilgpt2_file.parent, distilgpt2_file
-    lm = load_model("distilgpt2", "standin")
+    tok = offline_tokenizer(get_spec("distilgpt2"))             # the stand-in's (real) tokenizer; a cached trace loads no model
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLMBOOK_CACHE", BUILD_CACHE or str(tmp_path_factory.mktemp("gpt2-traces")))
-        traces = {k: get_trace("distilgpt2", p, weights="standin") for k, p in PROMPTS.items()}
+        prompts = dict(PROMPTS, long=tok.decode(tok.encode(PROMPTS["long"])[:200]))   # its first 200 tokens' text
+        traces = {k: get_trace("distilgpt2", p, weights="standin") for k, p in prompts.items()}
         ids = {k: t.token_ids for k, t in traces.items()}
-        ids["long"] = ids["long"][:200]
-        assert len(ids["long"]) == 200 and len(ids["one"]) == 1
-        traces["long"] = get_trace("distilgpt2", lm.tokenizer.decode(ids["long"]), weights="standin")   # the first 200 tokens' text
-    assert traces["long"].token_ids == ids["long"]
+        assert ids["long"] == tok.encode(PROMPTS["long"])[:200] and len(ids["one"]) == 1   # the cut text re-encodes to its 200 ids
     return folder, weights, traces, ids
 
 
