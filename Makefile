@@ -36,18 +36,28 @@ test-hosted: $(VENV)/.test-installed
 test-shipped-rest: $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(XDIST) -m "shipped and not hosted"
 
+# pip installs without compiling (it compiles on one core), then compileall writes every .pyc on all
+# cores: measured, 82 s instead of 109 s from nothing. The .pyc files must exist: with
+# PYTHONDONTWRITEBYTECODE set (as on CI machines), Python would otherwise compile torch again in
+# every process. Files that do not compile (a package's test data) are skipped, as pip skips them.
+PIP_INSTALL = $(BIN)/pip install -q --no-compile
+COMPILE = $(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null || true
+
 $(VENV)/.torch-installed:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)"
+	$(PIP_INSTALL) "$(TORCH)"
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.docs-installed: pyproject.toml $(VENV)/.torch-installed
-	$(BIN)/pip install -q -e ".[docs]"
+	$(PIP_INSTALL) -e ".[docs]"
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.docs-installed
-	$(BIN)/pip install -q -e ".[docs,test]"
+	$(PIP_INSTALL) -e ".[docs,test]"
+	$(COMPILE)
 	touch $@
 
 # Browser tests drive Debian's chromium, never a downloaded browser.

@@ -36,10 +36,19 @@ def hosted_env(hub_home: Path, cache: Path) -> dict:
     return env
 
 
-def hosted_build(repo: Path, hub_home: Path, work: Path, limit: int = RTD_MEMORY) -> dict:
-    """Build ``repo``'s book as Read the Docs would; the site is left in ``work/repo/book/_build/html``."""
+def hosted_build(repo: Path, hub_home: Path, work: Path, limit: int = RTD_MEMORY, tiny_from: Path | None = None) -> dict:
+    """Build ``repo``'s book as Read the Docs would; the site is left in ``work/repo/book/_build/html``.
+
+    ``tiny_from``: the tiny-model folder (``LLMBOOK_CACHE/tiny``) of another build running beside
+    this one (CI). The two then train Part II's model once, whichever gets there first (the folder's
+    lock), and the other waits: the same model, as training is seeded and pinned. Read the Docs
+    trains it itself; the result says when it was shared."""
     root = work / "repo"
     _tracked_copy(repo, root)
+    if tiny_from is not None:
+        tiny_from.mkdir(parents=True, exist_ok=True)
+        (work / "cache").mkdir(parents=True, exist_ok=True)
+        (work / "cache" / "tiny").symlink_to(tiny_from.resolve(), target_is_directory=True)
     out = root / "book" / "_build"
     cmd = [sys.executable, "-m", "sphinx", "-T", "-W", "--keep-going", "-b", "html",
            "-d", str(out / "doctrees"), str(root / "book"), str(out / "html")]
@@ -55,7 +64,7 @@ def hosted_build(repo: Path, hub_home: Path, work: Path, limit: int = RTD_MEMORY
                   "oom_kills": cgroup.oom_kills} if cgroup else {"cgroup_limit_bytes": None}
     return {"returncode": proc.returncode, "seconds": seconds, "peak_anon_bytes": sampler.peak_anon,
             "peak_rss_bytes": sampler.peak_rss, "largest_processes": largest(sampler.by_process),
-            **capped, "html": str(out / "html"), "log": log}
+            **capped, "html": str(out / "html"), "log": log, "tiny_shared": str(tiny_from) if tiny_from else None}
 
 
 def summary(r: dict) -> str:
@@ -65,4 +74,5 @@ def summary(r: dict) -> str:
     return (f"hosted build: {r['seconds']:.0f} s wall, peak anon {gb(r['peak_anon_bytes'])}, peak RSS "
             f"{gb(r['peak_rss_bytes'])}, headroom under 7 GB {gb(RTD_MEMORY - r['peak_anon_bytes'])} (anon), "
             f"{gb(RTD_MEMORY - r['peak_rss_bytes'])} (RSS); {cap}; largest processes (own anon peaks): "
-            f"{r['largest_processes']}")
+            f"{r['largest_processes']}"
+            + (f"; Part II's tiny model shared with the build beside it ({r['tiny_shared']})" if r.get("tiny_shared") else ""))

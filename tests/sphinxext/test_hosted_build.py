@@ -35,8 +35,9 @@ def hosted(fake_hub):
     keep = os.environ.get("LLMBOOK_HOSTED_KEEP")
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="llmbook-hosted-"))
     try:
-        result = hosted_build(ROOT, fake_hub, work)
-        beside = os.environ.get("LLMBOOK_CI_BESIDE")       # .ci/run: it ran beside the book build
+        beside = os.environ.get("LLMBOOK_CI_BESIDE")       # .ci/run: it runs beside the book build...
+        shared = os.environ.get("LLMBOOK_HOSTED_TINY")     # ...and trains Part II's model once with it
+        result = hosted_build(ROOT, fake_hub, work, tiny_from=Path(shared) if shared else None)
         SUMMARY.append(summary(result) + (f" [ran beside {beside}: the wall time is shared, not Read the Docs']"
                                           if beside else ""))
         yield result
