@@ -47,6 +47,9 @@ if WORKER:
     os.environ.setdefault("OMP_NUM_THREADS", "1")    # two workers share two cores: one torch thread each
 # session fixtures made once per run and shared through run_folder(): their modules are ordered
 MADE_ONCE = ("visits",)
+# modules of about a minute, handed out first among their rank (longest first), so no worker starts one last
+# (measured in the shipped phase: the wheel's minute began after the others and ended 15 s late)
+LONGEST = ("tests/browser/test_gpt2_engine.py", "tests/test_packaging.py", "tests/browser/test_llama_page.py")
 
 
 @contextmanager
@@ -70,8 +73,8 @@ def run_folder(tmp_path_factory) -> Path:
 def pytest_collection_modifyitems(config, items):
     """Under xdist (``--dist loadfile``, modules handed out in this order): first one module that
     uses a :data:`MADE_ONCE` fixture (its worker computes it while the other works), then the
-    modules with a ``slow`` test, then the rest, and last the other modules that use a
-    :data:`MADE_ONCE` fixture (by then they read the record the first one left)."""
+    modules with a ``slow`` test (the :data:`LONGEST` first), then the rest, and last the other
+    modules that use a :data:`MADE_ONCE` fixture (by then they read the record the first one left)."""
     if not WORKER:
         return
     module = lambda item: item.nodeid.split("::")[0]        # noqa: E731
@@ -79,7 +82,8 @@ def pytest_collection_modifyitems(config, items):
     slow = {module(i) for i in items if i.get_closest_marker("slow")}
     rank = lambda i: (0 if module(i) == shared[0] else 3 if module(i) in shared   # noqa: E731
                       else 1 if module(i) in slow else 2) if shared else (module(i) not in slow)
-    items.sort(key=rank)                                    # stable: file order within a rank
+    first = lambda i: LONGEST.index(module(i)) if module(i) in LONGEST else len(LONGEST)   # noqa: E731
+    items.sort(key=lambda i: (rank(i), first(i)))           # stable: file order within a rank
 
 
 BUILD_CACHE = os.environ.get("LLMBOOK_CACHE")   # the book build's cache, read before any test replaces it
