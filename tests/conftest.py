@@ -43,6 +43,7 @@ SMALL = {
 PROMPTS = {"distilgpt2": "January, February, March,", "tinyllama": "Name three primary colors."}
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")      # "gw0", "gw1" under xdist, else None
+ONE_THREAD_FOR_XDIST = bool(WORKER) and "OMP_NUM_THREADS" not in os.environ   # set here, not by the caller
 if WORKER:
     os.environ.setdefault("OMP_NUM_THREADS", "1")    # two workers share two cores: one torch thread each
 # session fixtures made once per run and shared through run_folder(): their modules are ordered
