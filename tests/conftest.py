@@ -21,11 +21,9 @@ new expensive session fixture runs once per worker until it shares its output th
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,23 +44,14 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER")      # "gw0", "gw1" under xdist, 
 ONE_THREAD_FOR_XDIST = bool(WORKER) and "OMP_NUM_THREADS" not in os.environ   # set here, not by the caller
 if WORKER:
     os.environ.setdefault("OMP_NUM_THREADS", "1")    # two workers share two cores: one torch thread each
+
+from llmbook.lm.cache import exclusive  # noqa: E402  (after the thread setting: llmbook imports numpy)
+
 # session fixtures made once per run and shared through run_folder(): their modules are ordered
 MADE_ONCE = ("visits",)
 # modules of about a minute, handed out first among their rank (longest first), so no worker starts one last
 # (measured in the shipped phase: the wheel's minute began after the others and ended 15 s late)
 LONGEST = ("tests/browser/test_gpt2_engine.py", "tests/test_packaging.py", "tests/browser/test_llama_page.py")
-
-
-@contextmanager
-def exclusive(lock: Path):
-    """Hold an exclusive lock on the file ``lock`` (created if missing): one worker at a time."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run_folder(tmp_path_factory) -> Path:

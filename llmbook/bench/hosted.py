@@ -43,19 +43,19 @@ def hosted_build(repo: Path, hub_home: Path, work: Path, limit: int = RTD_MEMORY
     this one (CI). The two then train Part II's model once, whichever gets there first (the folder's
     lock), and the other waits: the same model, as training is seeded and pinned. Read the Docs
     trains it itself; the result says when it was shared."""
-    root = work / "repo"
+    root, cache = work / "repo", work / "cache"
     _tracked_copy(repo, root)
     if tiny_from is not None:
         tiny_from.mkdir(parents=True, exist_ok=True)
-        (work / "cache").mkdir(parents=True, exist_ok=True)
-        (work / "cache" / "tiny").symlink_to(tiny_from.resolve(), target_is_directory=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / "tiny").symlink_to(tiny_from.resolve(), target_is_directory=True)
     out = root / "book" / "_build"
     cmd = [sys.executable, "-m", "sphinx", "-T", "-W", "--keep-going", "-b", "html",
            "-d", str(out / "doctrees"), str(root / "book"), str(out / "html")]
     with memory_cap(limit) as cgroup:
         join = (lambda: cgroup.add(os.getpid())) if cgroup else None      # in the child, before exec
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=hosted_env(hub_home, work / "cache"), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, env=hosted_env(hub_home, cache), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, preexec_fn=join)
         with TreeSampler(proc.pid) as sampler:
             log = proc.communicate()[0]

@@ -9,10 +9,11 @@ trains nothing; ``llmbook train-tiny`` reproduces it with a progress bar.
 Files: ``merges.json``, ``bpe_log.json`` (each merge with the top remaining pair
 counts), ``train_ids.npy``/``val_ids.npy`` (uint16), ``checkpoint.json`` (CONTRACTS
 §4, merges included), ``history.json`` and ``snapshots.npz`` (weights during
-training). Processes sharing one cache (a build beside a warm-up, test workers) take
-turns on a lock file beside the folder: one trains, the others wait and find its folder.
-Not handled: a cache on a file system without POSIX locks, or Windows (each process then
-trains, writing the same content; the folder is renamed into place atomically).
+training). Processes sharing one cache (the book build and the hosted build beside it
+in CI, test workers) take turns on a lock file beside the folder: one trains, the others
+wait and find its folder. Not handled: a cache on a file system without POSIX locks, or
+Windows (each process then trains, writing the same content; the folder is renamed into
+place atomically).
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..lm.cache import cache_root
+from ..lm.cache import cache_root, exclusive
 from ..lm.provenance import source_digest
 from . import bpe
 from .corpus import corpus
@@ -57,8 +56,8 @@ def book_artifacts(progress: bool = False) -> Path:
     folder = cache_root() / "tiny" / artifacts_key()
     if (folder / "history.json").is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with _turn(folder.with_name(folder.name + ".lock"), progress):
+    waiting = "waiting for another process building the tiny model" if progress else None
+    with exclusive(folder.with_name(folder.name + ".lock"), waiting):
         if (folder / "history.json").is_file():          # built by the process this one waited for
             return folder
         tmp = folder.with_name(folder.name + ".part")
@@ -68,27 +67,6 @@ def book_artifacts(progress: bool = False) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
     return folder
-
-
-@contextmanager
-def _turn(lock: Path, progress: bool):
-    """Hold an exclusive lock on the file ``lock``, saying so when another process holds it."""
-    try:
-        import fcntl
-    except ImportError:                                  # Windows: no lock (see the module's note)
-        yield
-        return
-    with open(lock, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress:
-                print(f"waiting for another process building the tiny model ({lock})", file=sys.stderr, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _build(out: Path, progress: bool) -> None:

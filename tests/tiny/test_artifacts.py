@@ -1,4 +1,4 @@
-"""The tiny model's cache folder: processes sharing one cache take turns (one trains, the rest wait)."""
+"""Processes sharing llmbook's cache take turns (the tiny model's folder: one trains, the rest wait)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from llmbook.tiny.artifacts import _turn
+from llmbook.lm.cache import exclusive
 
-# another process building: it holds the lock file (flock, as _turn takes it) while it "trains"
+# another process building: it holds the lock file (flock, as exclusive takes it) while it "trains"
 HOLD = """
 import fcntl, sys, time
 from pathlib import Path
@@ -29,7 +29,7 @@ def test_a_second_process_waits_for_the_one_building_and_says_so(tmp_path, capfd
     try:
         assert other.stdout.readline().strip() == "holding"
         start = time.perf_counter()
-        with _turn(lock, progress=True):
+        with exclusive(lock, "waiting for another process building the tiny model"):
             waited = time.perf_counter() - start
             assert built.read_text() == "built"                   # its work was done before this turn began
         assert waited > 0.3
@@ -39,7 +39,7 @@ def test_a_second_process_waits_for_the_one_building_and_says_so(tmp_path, capfd
 
 
 def test_a_free_lock_is_taken_at_once_and_silently(tmp_path, capfd):
-    with _turn(tmp_path / "key.lock", progress=True):
+    with exclusive(tmp_path / "key.lock", "waiting"):
         pass
     assert capfd.readouterr().err == ""
 
@@ -47,7 +47,7 @@ def test_a_free_lock_is_taken_at_once_and_silently(tmp_path, capfd):
 def test_the_lock_is_released_when_the_build_fails(tmp_path):
     lock = tmp_path / "key.lock"
     with pytest.raises(RuntimeError):
-        with _turn(lock, progress=False):
+        with exclusive(lock):
             raise RuntimeError("training diverged")
     with open(lock, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)              # raises BlockingIOError if still held
